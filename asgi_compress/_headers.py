@@ -1,0 +1,158 @@
+"""Pure functions over ASGI header lists: reading a response head, editing it, and the
+request validators that carry our ETag suffix. Names are compared case-insensitively
+everywhere (RFC 9110 section 5.1)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from ._types import Headers
+
+__all__ = [
+    "ResponseHead",
+    "compressed_headers",
+    "resuffix_etag",
+    "strip_validator_suffixes",
+    "with_vary",
+]
+
+_VARY_VALUE = b"Accept-Encoding"
+
+
+class ResponseHead:
+    """What the compress-or-pass decision needs from ``http.response.start`` headers, read
+    in one pass."""
+
+    __slots__ = (
+        "content_length",
+        "encoded",
+        "etag",
+        "media_type",
+        "needs_vary",
+        "no_transform",
+        "partial",
+    )
+
+    def __init__(self, headers: Iterable[tuple[bytes, bytes]]) -> None:
+        self.content_length: int | None = None
+        self.encoded = False  # any Content-Encoding, even "identity", means "leave me alone"
+        self.etag: bytes | None = None
+        self.media_type = ""
+        self.needs_vary = True
+        self.no_transform = False
+        self.partial = False  # Content-Range: the body is a slice of the identity bytes
+        for name, value in headers:
+            name = name.lower()
+            if name == b"content-type":
+                self.media_type = value.partition(b";")[0].strip().lower().decode("latin-1")
+            elif name == b"content-length":
+                self.content_length = int(value) if value.strip().isdigit() else None
+            elif name == b"content-encoding":
+                self.encoded = True
+            elif name == b"vary":
+                if self.needs_vary and _lists_ae_or_star(value):
+                    self.needs_vary = False
+            elif name == b"cache-control":
+                self.no_transform = self.no_transform or _has_no_transform(value)
+            elif name == b"content-range":
+                self.partial = True
+            elif name == b"etag":
+                self.etag = value
+
+
+def _lists_ae_or_star(vary: bytes) -> bool:
+    return any(v.strip().lower() in (b"accept-encoding", b"*") for v in vary.split(b","))
+
+
+def _has_no_transform(cache_control: bytes) -> bool:
+    return any(
+        d.partition(b"=")[0].strip().lower() == b"no-transform" for d in cache_control.split(b",")
+    )
+
+
+def with_vary(headers: Iterable[tuple[bytes, bytes]]) -> Headers:
+    """The headers with ``Vary: Accept-Encoding`` added unless Vary already lists it or ``*``.
+
+    Existing Vary lines are kept as they are; the value goes on a line of its own, which
+    RFC 9110 section 5.3 makes equivalent to appending it to a list.
+    """
+    result = list(headers)
+    if not any(n.lower() == b"vary" and _lists_ae_or_star(v) for n, v in result):
+        result.append((b"vary", _VARY_VALUE))
+    return result
+
+
+def compressed_headers(
+    headers: Iterable[tuple[bytes, bytes]],
+    encoding: str,
+    *,
+    content_length: int | None,
+    needs_vary: bool,
+) -> Headers:
+    """The response head for an encoded body.
+
+    Sets Content-Encoding; sets Content-Length to the encoded length or removes it; removes
+    Accept-Ranges (ranges would address the identity bytes); suffixes a strong ETag with the
+    coding, because the encoded representation is a different one (RFC 9110 section 8.8.3).
+    """
+    token = encoding.encode("latin-1")
+    result: Headers = []
+    for name, value in headers:
+        lowered = name.lower()
+        if lowered == b"content-length" or lowered == b"accept-ranges":
+            continue
+        if lowered == b"etag":
+            value = suffix_etag(value, token)
+        result.append((name, value))
+    result.append((b"content-encoding", token))
+    if content_length is not None:
+        result.append((b"content-length", b"%d" % content_length))
+    if needs_vary:
+        result.append((b"vary", _VARY_VALUE))
+    return result
+
+
+def suffix_etag(etag: bytes, token: bytes) -> bytes:
+    """``"abc"`` -> ``"abc:br"``; weak and malformed tags are returned unchanged."""
+    etag = etag.strip()
+    if len(etag) >= 2 and etag[0] == 0x22 and etag[-1] == 0x22:  # a strong, quoted tag
+        return etag[:-1] + b":" + token + b'"'
+    return etag
+
+
+def strip_validator_suffixes(
+    value: bytes, tokens: Iterable[str], stripped: dict[bytes, bytes]
+) -> bytes:
+    """Remove our ``:<coding>`` suffix from the entity-tags of If-None-Match or If-Match.
+
+    Only the codings in ``tokens`` (those this request would be encoded with) are stripped:
+    a tag for another coding names a representation the client will not get, so it must not
+    match. Each stripped tag is recorded in ``stripped`` as ``b'"abc"' -> b'"abc:br"'``, so a
+    304 can be given the validator the client holds.
+    """
+    pattern = _suffix_pattern(tuple(tokens))
+
+    def strip(match: re.Match[bytes]) -> bytes:
+        base = b'"' + match.group(1) + b'"'
+        stripped.setdefault(base, match.group(0))
+        return base
+
+    return pattern.sub(strip, value)
+
+
+_PATTERNS: dict[tuple[str, ...], re.Pattern[bytes]] = {}
+
+
+def _suffix_pattern(tokens: tuple[str, ...]) -> re.Pattern[bytes]:
+    pattern = _PATTERNS.get(tokens)
+    if pattern is None:
+        alternatives = b"|".join(re.escape(t.encode()) for t in tokens)
+        pattern = re.compile(rb'"([^"]*):(?:' + alternatives + rb')"')
+        _PATTERNS[tokens] = pattern
+    return pattern
+
+
+def resuffix_etag(headers: Iterable[tuple[bytes, bytes]], stripped: dict[bytes, bytes]) -> Headers:
+    """Give a 304's ETag back the suffix the client sent, so the client keeps its validator."""
+    return [(n, stripped.get(v.strip(), v) if n.lower() == b"etag" else v) for n, v in headers]

@@ -1,0 +1,173 @@
+"""One small class per content coding, and a registry keyed by the HTTP token.
+
+Every encoder speaks three verbs, as httpx's decoders do in reverse:
+
+- ``compress(chunk)`` feeds data; the codec may keep it buffered and return ``b""``.
+- ``flush(chunk=b"")`` feeds the optional chunk and emits everything so far as a sync point:
+  the client can decode all of it now, and the stream stays open.
+- ``finish(chunk=b"")`` feeds the optional chunk and ends the stream; the encoder is spent.
+
+A one-shot body is ``finish(body)``: a single codec call, so the middleware costs what the
+raw codec costs. An encoder is not thread-safe; the middleware never shares one between
+threads at the same time.
+"""
+
+from __future__ import annotations
+
+import sys
+import zlib
+from collections.abc import Callable
+from typing import ClassVar, Protocol
+
+__all__ = [
+    "ENCODERS",
+    "BrotliEncoder",
+    "DeflateEncoder",
+    "Encoder",
+    "GZipEncoder",
+    "ZstdEncoder",
+    "encoder_unavailable_reason",
+]
+
+
+class Encoder(Protocol):
+    """The interface every content coding implements."""
+
+    encoding: ClassVar[str]
+
+    def compress(self, chunk: bytes) -> bytes: ...
+
+    def flush(self, chunk: bytes = b"") -> bytes: ...
+
+    def finish(self, chunk: bytes = b"") -> bytes: ...
+
+
+class _ZlibEncoder:
+    """Shared body of gzip and deflate: the same DEFLATE stream, framed by ``wbits``."""
+
+    encoding: ClassVar[str]
+    _wbits: ClassVar[int]
+
+    __slots__ = ("_compressor",)
+
+    def __init__(self, level: int) -> None:
+        self._compressor = zlib.compressobj(level, zlib.DEFLATED, self._wbits)
+
+    def compress(self, chunk: bytes) -> bytes:
+        return self._compressor.compress(chunk)
+
+    def flush(self, chunk: bytes = b"") -> bytes:
+        c = self._compressor
+        return (
+            c.compress(chunk) + c.flush(zlib.Z_SYNC_FLUSH) if chunk else c.flush(zlib.Z_SYNC_FLUSH)
+        )
+
+    def finish(self, chunk: bytes = b"") -> bytes:
+        c = self._compressor
+        return c.compress(chunk) + c.flush() if chunk else c.flush()
+
+
+class GZipEncoder(_ZlibEncoder):
+    """``gzip`` (RFC 1952). zlib writes mtime 0, so equal bodies give equal bytes."""
+
+    encoding = "gzip"
+    _wbits = 16 + zlib.MAX_WBITS
+    __slots__ = ()
+
+
+class DeflateEncoder(_ZlibEncoder):
+    """``deflate`` as HTTP means it: the zlib format (RFC 9110 section 8.4.1.2), not raw DEFLATE."""
+
+    encoding = "deflate"
+    _wbits = zlib.MAX_WBITS
+    __slots__ = ()
+
+
+ENCODERS: dict[str, Callable[..., Encoder]] = {
+    "gzip": GZipEncoder,
+    "deflate": DeflateEncoder,
+}
+"""Available encoders by wire token. An optional codec whose import fails is left out."""
+
+_MISSING: dict[str, str] = {}
+
+try:
+    import brotli
+except ImportError:  # pragma: no cover - brotli is a core dependency
+    _MISSING["br"] = "the 'brotli' package (pip install brotli)"
+else:
+
+    class BrotliEncoder:
+        """``br`` (RFC 7932) through the ``brotli`` package."""
+
+        encoding: ClassVar[str] = "br"
+        __slots__ = ("_compressor",)
+
+        def __init__(self, quality: int, mode: int, lgwin: int, lgblock: int) -> None:
+            self._compressor = brotli.Compressor(
+                mode=mode, quality=quality, lgwin=lgwin, lgblock=lgblock
+            )
+
+        def compress(self, chunk: bytes) -> bytes:
+            result: bytes = self._compressor.process(chunk)
+            return result
+
+        def flush(self, chunk: bytes = b"") -> bytes:
+            c = self._compressor
+            result: bytes = c.process(chunk) + c.flush() if chunk else c.flush()
+            return result
+
+        def finish(self, chunk: bytes = b"") -> bytes:
+            c = self._compressor
+            result: bytes = c.process(chunk) + c.finish() if chunk else c.finish()
+            return result
+
+    ENCODERS["br"] = BrotliEncoder
+
+try:
+    if sys.version_info >= (3, 14):
+        from compression.zstd import CompressionParameter, ZstdCompressor
+    else:
+        from backports.zstd import CompressionParameter, ZstdCompressor
+except ImportError:  # pragma: no cover - the zstd binding is a core dependency
+    _MISSING["zstd"] = "the 'backports.zstd' package (pip install backports.zstd)"
+else:
+    # RFC 9659 section 3: a zstd content coding must not need a window above 8 MB, and
+    # browsers refuse one. zstd's level table uses 2**23 up to level 19; levels 20-22 ask
+    # for 32-128 MB, so they get the window pinned to 2**23 (streamed or not).
+    _MAX_WINDOW_LOG = 23
+    _FIRST_LEVEL_WITH_LARGER_WINDOW = 20
+
+    class ZstdEncoder:
+        """``zstd`` (RFC 8878, RFC 9659) with the window capped at 8 MB."""
+
+        encoding: ClassVar[str] = "zstd"
+        __slots__ = ("_compressor",)
+
+        def __init__(self, level: int) -> None:
+            if level >= _FIRST_LEVEL_WITH_LARGER_WINDOW:
+                options: dict[int, int] = {
+                    CompressionParameter.compression_level: level,
+                    CompressionParameter.window_log: _MAX_WINDOW_LOG,
+                }
+                self._compressor = ZstdCompressor(options=options)
+            else:
+                self._compressor = ZstdCompressor(level=level)
+
+        def compress(self, chunk: bytes) -> bytes:
+            return self._compressor.compress(chunk)
+
+        def flush(self, chunk: bytes = b"") -> bytes:
+            return self._compressor.compress(chunk, ZstdCompressor.FLUSH_BLOCK)
+
+        def finish(self, chunk: bytes = b"") -> bytes:
+            # One call with FLUSH_FRAME on a fresh compressor lets zstd record the content
+            # size and shrink the window to the input, as zstd.compress() does.
+            return self._compressor.compress(chunk, ZstdCompressor.FLUSH_FRAME)
+
+    ENCODERS["zstd"] = ZstdEncoder
+
+
+def encoder_unavailable_reason(token: str) -> str | None:
+    """Say which package is missing for a known but unavailable coding, else ``None``."""
+    return _MISSING.get(token)

@@ -1,0 +1,433 @@
+"""CompressMiddleware: the configuration, and one responder per request.
+
+Theory of operation
+-------------------
+The middleware object holds configuration only. For each HTTP request it negotiates the
+coding from Accept-Encoding (twice at most: the one-shot and the streaming preference lists
+may differ; both are memoized), strips our ETag suffixes from If-None-Match / If-Match so the
+app's own conditional logic keeps working, and hands the app a ``_Responder.send``.
+
+Rule 1: every transition of a response lives in ``_Responder``, and nowhere else.
+
+The responder is a state machine over the messages the app sends::
+
+    START ──start──> PASSING    pass-through decided from the head alone: sent at once
+      │    ──start──> STREAMING  text/event-stream: sent at once, flushed per event
+      │    ──start──> HEAD       a HEAD to encode: encoded head sent at once, bodies emptied
+      │    ──start──> HELD       head held back until the first data decides
+      │
+    HELD ──body (whole body)──> DONE or FINISHING   one-shot: encoded with a new Content-Length
+         ──body (partial)────> STREAMING            encoded and flushed per message
+         ──pathsend─────────> DONE                  the file read and encoded in chunks
+         ──anything else────> PASSING               the held head goes out unchanged first
+
+FINISHING waits for the empty final message of a body that was already whole (Quart sends
+every response that way). DONE accepts only what may follow a body (trailers, unknown
+types). A message that cannot happen in a state raises ``RuntimeError`` naming both.
+
+Why hold the head: whether and how to encode depends on the body (one message or many, its
+length when no Content-Length is declared, whether encoding made it smaller), and headers
+cannot change once sent. The head is held only while that is unknown: a response that will
+pass through, and an event stream, have theirs sent at once.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ._headers import (
+    ResponseHead,
+    compressed_headers,
+    resuffix_etag,
+    strip_validator_suffixes,
+    with_vary,
+)
+from ._offload import offload
+from .encoders import Encoder
+from .negotiation import choose_encoding
+from .settings import Settings
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from ._types import ASGIApp, Message, Receive, Scope, Send
+    from .settings import Options
+
+__all__ = ["CompressMiddleware"]
+
+_FILE_CHUNK = 256 * 1024
+_VALIDATORS = (b"if-none-match", b"if-match")
+_ZEROCOPY = "http.response.zerocopysend"
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class CompressMiddleware:
+    """Compress HTTP responses with zstd, br, gzip or deflate, as the client accepts.
+
+    Args:
+        app: the ASGI application to wrap.
+        **options: the Flask-Compress settings, lowercased without ``COMPRESS_``
+            (``min_size``, ``br_level``, ``algorithm``...) plus ``thread_min_size``;
+            see :class:`~asgi_compress.settings.Options` and the README's table.
+
+    Raises:
+        TypeError: an unknown option or a value of the wrong type.
+        ValueError: an unknown algorithm or a value out of range.
+
+    Example:
+        >>> from starlette.applications import Starlette
+        >>> app = Starlette()
+        >>> app.add_middleware(CompressMiddleware, br_level=5)  # Starlette / FastAPI
+        >>> asgi_app = CompressMiddleware(app, min_size=1024)     # any ASGI app
+    """
+
+    def __init__(self, app: ASGIApp, **options: Unpack[Options]) -> None:
+        self.app = app
+        self.settings = Settings.from_options(**options)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        settings = self.settings
+        accept: list[bytes] = []
+        has_validators = False
+        for name, value in scope["headers"]:
+            name = name.lower()
+            if name == b"accept-encoding":
+                accept.append(value)
+            elif name in _VALIDATORS:
+                has_validators = True
+        header = b",".join(accept).decode("latin-1")
+        encoding = choose_encoding(header, settings.algorithm)
+        stream_encoding = (
+            encoding
+            if settings.algorithm_streaming == settings.algorithm
+            else choose_encoding(header, settings.algorithm_streaming)
+        )
+        if encoding is None and stream_encoding is None:
+            await self.app(scope, receive, _VaryOnly(send).send)
+            return
+        stripped: dict[bytes, bytes] = {}
+        if has_validators or _ZEROCOPY in scope.get("extensions", ()):
+            scope = _scope_for_app(scope, {encoding, stream_encoding} - {None}, stripped)
+        responder = _Responder(send, settings, scope, encoding, stream_encoding, stripped)
+        await self.app(scope, receive, responder.send)
+
+
+def _scope_for_app(scope: Scope, tokens: set[Any], stripped: dict[bytes, bytes]) -> Scope:
+    """A copy of the scope with our validator suffixes stripped and zerocopysend withdrawn.
+
+    The suffix (``"abc:br"``) is our doing; the app only knows ``"abc"``. Zero-copy send hands
+    the file to the server's socket, which would skip the encoder (ASGI zero-copy extension).
+    """
+    scope = dict(scope)
+    scope["headers"] = [
+        (n, strip_validator_suffixes(v, tokens, stripped) if n.lower() in _VALIDATORS else v)
+        for n, v in scope["headers"]
+    ]
+    extensions = scope.get("extensions")
+    if extensions and _ZEROCOPY in extensions:
+        scope["extensions"] = {k: v for k, v in extensions.items() if k != _ZEROCOPY}
+    return scope
+
+
+class _VaryOnly:
+    """The responder for a request that accepts no coding of ours: the response passes
+    through, with ``Vary: Accept-Encoding`` merged in so caches keep variants apart."""
+
+    __slots__ = ("_send",)
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": with_vary(message.get("headers", ()))}
+        await self._send(message)
+
+
+class _State(enum.Enum):
+    START = "START"
+    HELD = "HELD"
+    STREAMING = "STREAMING"
+    HEAD = "HEAD"
+    PASSING = "PASSING"
+    FINISHING = "FINISHING"
+    DONE = "DONE"
+
+
+class _Responder:
+    """One response's way through the state machine described at the top of this module."""
+
+    __slots__ = (
+        "_busy",
+        "_encoder",
+        "_encoding",
+        "_head",
+        "_is_head",
+        "_send",
+        "_settings",
+        "_start",
+        "_state",
+        "_stream_encoding",
+        "_stripped",
+    )
+
+    def __init__(
+        self,
+        send: Send,
+        settings: Settings,
+        scope: Scope,
+        encoding: str | None,
+        stream_encoding: str | None,
+        stripped: dict[bytes, bytes],
+    ) -> None:
+        self._send = send
+        self._settings = settings
+        self._encoding = encoding
+        self._stream_encoding = stream_encoding if settings.streams else None
+        self._stripped = stripped
+        self._is_head = scope.get("method") == "HEAD"
+        self._state = _State.START
+        self._start: Message = {}
+        self._head: ResponseHead | None = None
+        self._encoder: Encoder | None = None
+        self._busy = False
+
+    async def send(self, message: Message) -> None:
+        if self._busy:
+            raise RuntimeError(
+                f"{message['type']!r} sent while the previous message is still being "
+                "compressed; ASGI send() calls must not overlap"
+            )
+        kind = message["type"]
+        state = self._state
+        if kind == "http.response.body":
+            if state is _State.STREAMING:
+                await self._stream(message)
+            elif state is _State.PASSING:
+                await self._send(message)
+            elif state is _State.HELD:
+                await self._first_body(message)
+            elif state is _State.HEAD or state is _State.FINISHING:
+                await self._trailing_empty_body(message)
+            else:
+                raise self._unexpected(kind)
+        elif kind == "http.response.start":
+            if state is not _State.START:
+                raise self._unexpected(kind)
+            await self._on_start(message)
+        elif kind == "http.response.pathsend":
+            if state is _State.HELD:
+                await self._pathsend(message)
+            elif state is _State.PASSING:
+                await self._send(message)
+            elif state is _State.HEAD:
+                self._state = _State.DONE
+                await self._send({"type": "http.response.body", "body": b""})
+            else:
+                raise self._unexpected(kind)
+        else:
+            # Trailers, early hints, debug and unknown messages go on in the order sent. A held
+            # head must go first, and then it can no longer be changed: pass through.
+            if state is _State.HELD:
+                await self._pass_held()
+            await self._send(message)
+
+    def _unexpected(self, kind: str) -> RuntimeError:
+        return RuntimeError(
+            f"unexpected ASGI message {kind!r} in response state {self._state.name}"
+        )
+
+    # -- START -----------------------------------------------------------------------------
+
+    async def _on_start(self, message: Message) -> None:
+        settings = self._settings
+        self._start = message
+        head = self._head = ResponseHead(message.get("headers", ()))
+        status = message["status"]
+        if status == 304 and self._stripped:
+            self._state = _State.PASSING
+            headers = resuffix_etag(message.get("headers", ()), self._stripped)
+            await self._send({**message, "headers": with_vary(headers)})
+            return
+        length = head.content_length
+        if (
+            not (200 <= status < 300)
+            or status in (204, 205, 206)
+            or head.encoded
+            or head.no_transform
+            or head.partial
+            or (length is not None and (length < settings.min_size or length == 0))
+            or not settings.is_compressible_type(head.media_type)
+        ):
+            await self._pass_held()
+            return
+        if head.media_type == "text/event-stream" or self._is_head:
+            # Decided from the head alone: an event stream must not wait for its first event,
+            # and a HEAD has no body to judge. A HEAD gets GET's decision and headers, minus a
+            # Content-Length, which only the encoded body would tell.
+            is_stream = head.media_type == "text/event-stream" or length is None
+            encoding = self._stream_encoding if is_stream else self._encoding
+            if encoding is None:
+                await self._pass_held()
+                return
+            if self._is_head:
+                self._state = _State.HEAD
+            else:
+                self._state = _State.STREAMING
+                self._encoder = settings.encoders[encoding]()
+            await self._send_encoded_start(encoding, content_length=None)
+            return
+        self._state = _State.HELD
+
+    # -- HELD ------------------------------------------------------------------------------
+
+    async def _first_body(self, message: Message) -> None:
+        body: bytes = message.get("body", b"")
+        more: bool = message.get("more_body", False)
+        if not body and more:
+            return  # Empty messages before the first data decide nothing and write nothing.
+        assert self._head is not None
+        declared = self._head.content_length
+        if not more or len(body) == declared:
+            await self._one_shot(message, body, more, declared)
+            return
+        encoding = self._stream_encoding
+        if encoding is None:
+            await self._pass_held()
+            await self._send(message)
+            return
+        encoder = self._encoder = self._settings.encoders[encoding]()
+        if len(body) < self._settings.thread_min_size:
+            chunk = encoder.flush(body)
+        else:
+            chunk = await self._offload(encoder.flush, body)
+        self._state = _State.STREAMING
+        await self._send_encoded_start(encoding, content_length=None)
+        await self._send({"type": "http.response.body", "body": chunk, "more_body": True})
+
+    async def _one_shot(
+        self, message: Message, body: bytes, more: bool, declared: int | None
+    ) -> None:
+        encoding = self._encoding
+        size = len(body)
+        if (
+            encoding is None
+            or size == 0
+            or size < self._settings.min_size
+            or (declared is not None and declared != size)  # the app's error: let the server see it
+        ):
+            await self._pass_held()
+            await self._send(message)
+            return
+        encoder = self._settings.encoders[encoding]()
+        if size < self._settings.thread_min_size:
+            encoded = encoder.finish(body)
+        else:
+            encoded = await self._offload(encoder.finish, body)
+        if len(encoded) >= size:
+            # Encoding did not pay (already compressed or tiny): the original is the better answer.
+            await self._pass_held()
+            await self._send(message)
+            return
+        self._state = _State.FINISHING if more else _State.DONE
+        # With trailers the body goes out chunked; a Content-Length would contradict it.
+        length = None if self._start.get("trailers") else len(encoded)
+        await self._send_encoded_start(encoding, content_length=length)
+        await self._send({"type": "http.response.body", "body": encoded, "more_body": more})
+
+    async def _pathsend(self, message: Message) -> None:
+        """Encode a file the app asked the server to send (ASGI path send extension)."""
+        encoding = self._stream_encoding
+        if encoding is None:
+            await self._pass_held()
+            await self._send(message)
+            return
+        encoder = self._settings.encoders[encoding]()
+        self._state = _State.STREAMING
+        await self._send_encoded_start(encoding, content_length=None)
+        # Reading and encoding both block, so each step runs on a worker thread. The file is
+        # ours to chunk: no app boundaries to preserve, so no flush per read.
+        with open(message["path"], "rb") as file:  # noqa: ASYNC230 - reads happen in offload()
+
+            def encode_next(size: int) -> bytes | None:
+                data = file.read(size)
+                return encoder.compress(data) if data else None
+
+            while (chunk := await self._offload(encode_next, _FILE_CHUNK)) is not None:
+                if chunk:
+                    await self._send(
+                        {"type": "http.response.body", "body": chunk, "more_body": True}
+                    )
+        self._state = _State.DONE
+        await self._send(
+            {"type": "http.response.body", "body": encoder.finish(), "more_body": False}
+        )
+
+    # -- STREAMING -------------------------------------------------------------------------
+
+    async def _stream(self, message: Message) -> None:
+        encoder = self._encoder
+        assert encoder is not None
+        body: bytes = message.get("body", b"")
+        if message.get("more_body", False):
+            if body:  # An empty continuation would only produce an empty write.
+                if len(body) < self._settings.thread_min_size:
+                    chunk = encoder.flush(body)
+                else:
+                    chunk = await self._offload(encoder.flush, body)
+                await self._send({"type": "http.response.body", "body": chunk, "more_body": True})
+            return
+        self._state = _State.DONE
+        if len(body) < self._settings.thread_min_size:
+            chunk = encoder.finish(body)
+        else:
+            chunk = await self._offload(encoder.finish, body)
+        self._encoder = None
+        await self._send({"type": "http.response.body", "body": chunk, "more_body": False})
+
+    # -- HEAD and FINISHING ----------------------------------------------------------------
+
+    async def _trailing_empty_body(self, message: Message) -> None:
+        more = message.get("more_body", False)
+        if self._state is _State.FINISHING and message.get("body"):
+            raise RuntimeError("response body is longer than its declared Content-Length")
+        if not more:
+            self._state = _State.DONE
+            await self._send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    async def _pass_held(self) -> None:
+        """Send the original head (with Vary merged) and pass everything after it."""
+        self._state = _State.PASSING
+        start = self._start
+        assert self._head is not None
+        if self._head.needs_vary:
+            start = {**start, "headers": with_vary(start.get("headers", ()))}
+        await self._send(start)
+
+    async def _send_encoded_start(self, encoding: str, *, content_length: int | None) -> None:
+        assert self._head is not None
+        headers = compressed_headers(
+            self._start.get("headers", ()),
+            encoding,
+            content_length=content_length,
+            needs_vary=self._head.needs_vary,
+        )
+        await self._send({**self._start, "headers": headers})
+
+    async def _offload(self, func: Callable[[T], R], arg: T) -> R:
+        """Run a compression step on a worker thread (callers keep small chunks inline:
+        a hand-off costs more than compressing them)."""
+        self._busy = True
+        try:
+            return await offload(func, arg)
+        finally:
+            self._busy = False
