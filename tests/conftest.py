@@ -147,7 +147,7 @@ async def run(
     scope: Scope | None = None,
     *,
     on_send: Callable[[Message], Any] | None = None,
-    timeout: float = 5,
+    deadline: float = 5,
     **scope_kwargs: Any,
 ) -> Recorded:
     """Call ``app`` once; record every message it sends. Never hangs: ``fail_after``."""
@@ -168,7 +168,7 @@ async def run(
         if on_send is not None:
             on_send(message)
 
-    with anyio.fail_after(timeout):
+    with anyio.fail_after(deadline):
         await app(scope, receive, send)
     return recorded
 
