@@ -5,13 +5,16 @@ everywhere (RFC 9110 section 5.1)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from email.utils import parsedate_to_datetime
 
 from ._types import Headers
 
 __all__ = [
     "ResponseHead",
     "compressed_headers",
+    "not_modified_headers",
+    "precondition_status",
     "resuffix_etag",
     "strip_validator_suffixes",
     "with_vary",
@@ -28,6 +31,7 @@ class ResponseHead:
         "content_length",
         "encoded",
         "etag",
+        "last_modified",
         "media_type",
         "needs_vary",
         "no_transform",
@@ -38,6 +42,7 @@ class ResponseHead:
         self.content_length: int | None = None
         self.encoded = False  # any Content-Encoding, even "identity", means "leave me alone"
         self.etag: bytes | None = None
+        self.last_modified: bytes | None = None
         self.media_type = ""
         self.needs_vary = True
         self.no_transform = False
@@ -59,6 +64,8 @@ class ResponseHead:
                 self.partial = True
             elif name == b"etag":
                 self.etag = value
+            elif name == b"last-modified":
+                self.last_modified = value
 
 
 def _lists_ae_or_star(vary: bytes) -> bool:
@@ -156,3 +163,73 @@ def _suffix_pattern(tokens: tuple[str, ...]) -> re.Pattern[bytes]:
 def resuffix_etag(headers: Iterable[tuple[bytes, bytes]], stripped: dict[bytes, bytes]) -> Headers:
     """Give a 304's ETag back the suffix the client sent, so the client keeps its validator."""
     return [(n, stripped.get(v.strip(), v) if n.lower() == b"etag" else v) for n, v in headers]
+
+
+def precondition_status(
+    validators: Mapping[bytes, bytes], etag: bytes | None, last_modified: bytes | None
+) -> int | None:
+    """Evaluate a GET/HEAD's preconditions against the representation we are about to send.
+
+    RFC 9110 section 13.2.2 order: If-Match (strong comparison) fails with 412; then
+    If-None-Match (weak comparison) matches with 304; If-Modified-Since is only consulted
+    without If-None-Match. ``validators`` holds the request's header values as the client
+    sent them (suffixes included), ``etag`` the ETag the encoded response will carry.
+
+    Returns:
+        412, 304, or ``None`` to send the response.
+    """
+    if_match = validators.get(b"if-match")
+    if (
+        if_match is not None
+        and if_match.strip() != b"*"
+        and (etag is None or etag.startswith(b"W/") or etag not in _tags(if_match))
+    ):
+        return 412
+    if_none_match = validators.get(b"if-none-match")
+    if if_none_match is not None:
+        if if_none_match.strip() == b"*":
+            return 304
+        if etag is not None and _opaque(etag) in {_opaque(t) for t in _tags(if_none_match)}:
+            return 304
+        return None
+    since = validators.get(b"if-modified-since")
+    if since is not None and last_modified is not None:
+        try:
+            if parsedate_to_datetime(last_modified.decode("latin-1")) <= parsedate_to_datetime(
+                since.decode("latin-1")
+            ):
+                return 304
+        except (TypeError, ValueError):
+            return None  # an unparseable date is ignored (RFC 9110 section 13.1.3)
+    return None
+
+
+def _tags(value: bytes) -> list[bytes]:
+    return [t.strip() for t in value.split(b",") if t.strip()]
+
+
+def _opaque(tag: bytes) -> bytes:
+    return tag[2:] if tag.startswith(b"W/") else tag
+
+
+# Representation metadata a 304 leaves out; ETag, Vary, Cache-Control, Date, Expires and
+# Content-Location stay (RFC 9110 section 15.4.5).
+_NOT_IN_304 = frozenset(
+    (
+        b"content-encoding",
+        b"content-length",
+        b"content-type",
+        b"content-range",
+        b"content-language",
+        b"content-md5",
+        b"last-modified",
+        b"accept-ranges",
+        b"allow",
+        b"transfer-encoding",
+    )
+)
+
+
+def not_modified_headers(headers: Iterable[tuple[bytes, bytes]]) -> Headers:
+    """The headers of a 304 made from a 200's: representation metadata removed."""
+    return [(n, v) for n, v in headers if n.lower() not in _NOT_IN_304]

@@ -20,10 +20,18 @@ The responder is a state machine over the messages the app sends::
          ──body (partial)────> STREAMING            encoded and flushed per message
          ──pathsend─────────> DONE                  the file read and encoded in chunks
          ──anything else────> PASSING               the held head goes out unchanged first
+    any state about to encode ──precondition fails──> DRAIN  a bodiless 304/412 is sent and
+                                                            the app's body is dropped
 
 FINISHING waits for the empty final message of a body that was already whole (Quart sends
 every response that way). DONE accepts only what may follow a body (trailers, unknown
 types). A message that cannot happen in a state raises ``RuntimeError`` naming both.
+
+The app (or a framework extension such as asgi_compress.quart) can steer its own response
+through the :class:`ResponsePolicy` at ``scope["asgi_compress"]``: turn compression off,
+swap in settings read live from its config, ask for conditional requests to be evaluated
+against the encoded representation, or name a cache entry. The policy is read when
+``http.response.start`` arrives.
 
 Why hold the head: whether and how to encode depends on the body (one message or many, its
 length when no Content-Length is declared, whether encoding made it smaller), and headers
@@ -40,11 +48,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ._headers import (
     ResponseHead,
     compressed_headers,
+    not_modified_headers,
+    precondition_status,
     resuffix_etag,
     strip_validator_suffixes,
+    suffix_etag,
     with_vary,
 )
 from ._offload import offload
+from .cache import CacheBackend, cache_get, cache_set
 from .encoders import Encoder
 from .negotiation import choose_encoding
 from .settings import Settings
@@ -55,14 +67,68 @@ if TYPE_CHECKING:
     from ._types import ASGIApp, Message, Receive, Scope, Send
     from .settings import Options
 
-__all__ = ["CompressMiddleware"]
+__all__ = ["SCOPE_KEY", "CompressMiddleware", "ResponsePolicy", "skip_compression"]
 
 _FILE_CHUNK = 256 * 1024
-_VALIDATORS = (b"if-none-match", b"if-match")
+SCOPE_KEY = "asgi_compress"
+"""Where a request's :class:`ResponsePolicy` sits in the ASGI scope."""
+
+_VALIDATORS = (b"if-none-match", b"if-match", b"if-modified-since")
 _ZEROCOPY = "http.response.zerocopysend"
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+
+class ResponsePolicy:
+    """How one request's response may be compressed, open to the app until its response starts.
+
+    The middleware puts one at ``scope["asgi_compress"]`` for every request that accepts one of
+    our codings (a request that accepts none is never compressed and gets none).
+
+    Attributes:
+        settings: the settings for this response (levels, sizes, types, streams). Its
+            algorithm lists must cover the middleware's, which negotiated the coding.
+        enabled: ``False`` leaves the response uncompressed (Vary is still merged).
+        evaluate_conditional: answer If-None-Match / If-Modified-Since with 304 and a failing
+            If-Match with 412, against the encoded representation, for GET and HEAD.
+        evaluate_conditional_streams: do that for streamed responses too.
+        cache: where encoded one-shot bodies are kept, with ``cache_key`` naming the entry.
+        cache_key: this response's key; the coding is prefixed to it.
+    """
+
+    __slots__ = (
+        "cache",
+        "cache_key",
+        "enabled",
+        "evaluate_conditional",
+        "evaluate_conditional_streams",
+        "settings",
+    )
+
+    def __init__(self, settings: Settings, *, enabled: bool = True) -> None:
+        self.settings = settings
+        self.enabled = enabled
+        self.evaluate_conditional = False
+        self.evaluate_conditional_streams = False
+        self.cache: CacheBackend | None = None
+        self.cache_key: str | None = None
+
+
+def skip_compression(scope: Scope) -> None:
+    """Leave this request's response uncompressed (call it before the response starts).
+
+    Use it for responses that reflect user input next to secrets (BREACH), or that must
+    reach the client byte for byte.
+
+    Example:
+        >>> async def endpoint(request):                       # doctest: +SKIP
+        ...     skip_compression(request.scope)
+        ...     return HTMLResponse(page_with_csrf_token)
+    """
+    policy = scope.get(SCOPE_KEY)
+    if isinstance(policy, ResponsePolicy):
+        policy.enabled = False
 
 
 class CompressMiddleware:
@@ -89,19 +155,24 @@ class CompressMiddleware:
         self.app = app
         self.settings = Settings.from_options(**options)
 
+    def new_policy(self, scope: Scope) -> ResponsePolicy:
+        """The policy a request starts with; extensions override this to read live config."""
+        return ResponsePolicy(self.settings)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         settings = self.settings
         accept: list[bytes] = []
-        has_validators = False
+        validators: dict[bytes, bytes] = {}
         for name, value in scope["headers"]:
             name = name.lower()
             if name == b"accept-encoding":
                 accept.append(value)
             elif name in _VALIDATORS:
-                has_validators = True
+                old = validators.get(name)
+                validators[name] = value if old is None else old + b"," + value
         header = b",".join(accept).decode("latin-1")
         encoding = choose_encoding(header, settings.algorithm)
         stream_encoding = (
@@ -113,9 +184,12 @@ class CompressMiddleware:
             await self.app(scope, receive, _VaryOnly(send).send)
             return
         stripped: dict[bytes, bytes] = {}
-        if has_validators or _ZEROCOPY in scope.get("extensions", ()):
+        if validators or _ZEROCOPY in scope.get("extensions", ()):
             scope = _scope_for_app(scope, {encoding, stream_encoding} - {None}, stripped)
-        responder = _Responder(send, settings, scope, encoding, stream_encoding, stripped)
+        policy = scope[SCOPE_KEY] = self.new_policy(scope)
+        responder = _Responder(send, policy, scope, encoding, stream_encoding)
+        responder.validators = validators
+        responder.stripped = stripped
         await self.app(scope, receive, responder.send)
 
 
@@ -158,6 +232,7 @@ class _State(enum.Enum):
     HEAD = "HEAD"
     PASSING = "PASSING"
     FINISHING = "FINISHING"
+    DRAIN = "DRAIN"
     DONE = "DONE"
 
 
@@ -170,34 +245,39 @@ class _Responder:
         "_encoding",
         "_head",
         "_is_head",
+        "_policy",
         "_send",
         "_settings",
         "_start",
         "_state",
         "_stream_encoding",
-        "_stripped",
+        "stripped",
+        "validators",
     )
 
     def __init__(
         self,
         send: Send,
-        settings: Settings,
+        policy: ResponsePolicy,
         scope: Scope,
         encoding: str | None,
         stream_encoding: str | None,
-        stripped: dict[bytes, bytes],
     ) -> None:
         self._send = send
-        self._settings = settings
+        self._policy = policy
+        self._settings = policy.settings
         self._encoding = encoding
-        self._stream_encoding = stream_encoding if settings.streams else None
-        self._stripped = stripped
+        self._stream_encoding = stream_encoding
         self._is_head = scope.get("method") == "HEAD"
         self._state = _State.START
         self._start: Message = {}
         self._head: ResponseHead | None = None
         self._encoder: Encoder | None = None
         self._busy = False
+        # The client's validators as sent (suffixes included), and the suffixes we stripped
+        # from the app's view of them: b'"abc"' -> b'"abc:br"'.
+        self.validators: dict[bytes, bytes] = {}
+        self.stripped: dict[bytes, bytes] = {}
 
     async def send(self, message: Message) -> None:
         if self._busy:
@@ -214,8 +294,8 @@ class _Responder:
                 await self._send(message)
             elif state is _State.HELD:
                 await self._first_body(message)
-            elif state is _State.HEAD or state is _State.FINISHING:
-                await self._trailing_empty_body(message)
+            elif state is _State.HEAD or state is _State.FINISHING or state is _State.DRAIN:
+                await self._trailing_body(message)
             else:
                 raise self._unexpected(kind)
         elif kind == "http.response.start":
@@ -227,11 +307,13 @@ class _Responder:
                 await self._pathsend(message)
             elif state is _State.PASSING:
                 await self._send(message)
-            elif state is _State.HEAD:
+            elif state is _State.HEAD or state is _State.DRAIN:
                 self._state = _State.DONE
                 await self._send({"type": "http.response.body", "body": b""})
             else:
                 raise self._unexpected(kind)
+        elif state is _State.DRAIN and kind == "http.response.trailers":
+            return  # our 304/412 head announced no trailers
         else:
             # Trailers, early hints, debug and unknown messages go on in the order sent. A held
             # head must go first, and then it can no longer be changed: pass through.
@@ -247,18 +329,22 @@ class _Responder:
     # -- START -----------------------------------------------------------------------------
 
     async def _on_start(self, message: Message) -> None:
-        settings = self._settings
+        policy = self._policy
+        settings = self._settings = policy.settings
+        if not settings.streams:
+            self._stream_encoding = None
         self._start = message
         head = self._head = ResponseHead(message.get("headers", ()))
         status = message["status"]
-        if status == 304 and self._stripped:
+        if status == 304 and self.stripped:
             self._state = _State.PASSING
-            headers = resuffix_etag(message.get("headers", ()), self._stripped)
+            headers = resuffix_etag(message.get("headers", ()), self.stripped)
             await self._send({**message, "headers": with_vary(headers)})
             return
         length = head.content_length
         if (
-            not (200 <= status < 300)
+            not policy.enabled
+            or not (200 <= status < 300)
             or status in (204, 205, 206)
             or head.encoded
             or head.no_transform
@@ -276,6 +362,8 @@ class _Responder:
             encoding = self._stream_encoding if is_stream else self._encoding
             if encoding is None:
                 await self._pass_held()
+                return
+            if await self._refused_by_precondition(encoding, is_stream=is_stream):
                 return
             if self._is_head:
                 self._state = _State.HEAD
@@ -303,6 +391,8 @@ class _Responder:
             await self._pass_held()
             await self._send(message)
             return
+        if await self._refused_by_precondition(encoding, is_stream=True, more=more):
+            return
         encoder = self._encoder = self._settings.encoders[encoding]()
         if len(body) < self._settings.thread_min_size:
             chunk = encoder.flush(body)
@@ -316,22 +406,21 @@ class _Responder:
         self, message: Message, body: bytes, more: bool, declared: int | None
     ) -> None:
         encoding = self._encoding
+        settings = self._settings
         size = len(body)
         if (
             encoding is None
             or size == 0
-            or size < self._settings.min_size
+            or size < settings.min_size
             or (declared is not None and declared != size)  # the app's error: let the server see it
         ):
             await self._pass_held()
             await self._send(message)
             return
-        encoder = self._settings.encoders[encoding]()
-        if size < self._settings.thread_min_size:
-            encoded = encoder.finish(body)
-        else:
-            encoded = await self._offload(encoder.finish, body)
-        if len(encoded) >= size:
+        if await self._refused_by_precondition(encoding, is_stream=False, more=more):
+            return
+        encoded = await self._encode_whole(encoding, body)
+        if encoded is None:
             # Encoding did not pay (already compressed or tiny): the original is the better answer.
             await self._pass_held()
             await self._send(message)
@@ -342,12 +431,34 @@ class _Responder:
         await self._send_encoded_start(encoding, content_length=length)
         await self._send({"type": "http.response.body", "body": encoded, "more_body": more})
 
+    async def _encode_whole(self, encoding: str, body: bytes) -> bytes | None:
+        """The encoded body, from the policy's cache when it has it; ``None`` if not smaller."""
+        policy = self._policy
+        cache, key = policy.cache, policy.cache_key
+        if cache is not None and key is not None:
+            key = f"{encoding};{key}"
+            cached = await cache_get(cache, key)
+            if cached is not None:
+                return cached
+        encoder = self._settings.encoders[encoding]()
+        if len(body) < self._settings.thread_min_size:
+            encoded = encoder.finish(body)
+        else:
+            encoded = await self._offload(encoder.finish, body)
+        if len(encoded) >= len(body):
+            return None
+        if cache is not None and key is not None:
+            await cache_set(cache, key, encoded)
+        return encoded
+
     async def _pathsend(self, message: Message) -> None:
         """Encode a file the app asked the server to send (ASGI path send extension)."""
         encoding = self._stream_encoding
         if encoding is None:
             await self._pass_held()
             await self._send(message)
+            return
+        if await self._refused_by_precondition(encoding, is_stream=True, more=False):
             return
         encoder = self._settings.encoders[encoding]()
         self._state = _State.STREAMING
@@ -376,33 +487,59 @@ class _Responder:
         encoder = self._encoder
         assert encoder is not None
         body: bytes = message.get("body", b"")
+        small = len(body) < self._settings.thread_min_size
         if message.get("more_body", False):
             if body:  # An empty continuation would only produce an empty write.
-                if len(body) < self._settings.thread_min_size:
-                    chunk = encoder.flush(body)
-                else:
-                    chunk = await self._offload(encoder.flush, body)
+                chunk = encoder.flush(body) if small else await self._offload(encoder.flush, body)
                 await self._send({"type": "http.response.body", "body": chunk, "more_body": True})
             return
         self._state = _State.DONE
-        if len(body) < self._settings.thread_min_size:
-            chunk = encoder.finish(body)
-        else:
-            chunk = await self._offload(encoder.finish, body)
+        chunk = encoder.finish(body) if small else await self._offload(encoder.finish, body)
         self._encoder = None
         await self._send({"type": "http.response.body", "body": chunk, "more_body": False})
 
-    # -- HEAD and FINISHING ----------------------------------------------------------------
+    # -- HEAD, FINISHING and DRAIN ---------------------------------------------------------
 
-    async def _trailing_empty_body(self, message: Message) -> None:
-        more = message.get("more_body", False)
+    async def _trailing_body(self, message: Message) -> None:
+        """Body messages whose bytes are not sent: a HEAD's, after a whole body, after a 304."""
         if self._state is _State.FINISHING and message.get("body"):
             raise RuntimeError("response body is longer than its declared Content-Length")
-        if not more:
+        if not message.get("more_body", False):
             self._state = _State.DONE
             await self._send({"type": "http.response.body", "body": b"", "more_body": False})
 
     # -- helpers ---------------------------------------------------------------------------
+
+    async def _refused_by_precondition(
+        self, encoding: str, *, is_stream: bool, more: bool = True
+    ) -> bool:
+        """Send a bodiless 304/412 instead of encoding, when the policy asks for conditional
+        evaluation and the request's validators say so. Decided before any encoding work."""
+        policy = self._policy
+        if (
+            not policy.evaluate_conditional
+            or not self.validators
+            or (is_stream and not policy.evaluate_conditional_streams)
+        ):
+            return False
+        assert self._head is not None
+        etag = self._head.etag
+        if etag is not None:
+            etag = suffix_etag(etag, encoding.encode("latin-1"))
+        status = precondition_status(self.validators, etag, self._head.last_modified)
+        if status is None:
+            return False
+        headers = not_modified_headers(self._start.get("headers", ()))
+        headers = [(n, etag if n.lower() == b"etag" and etag else v) for n, v in headers]
+        if status == 412:
+            headers = [(n, v) for n, v in headers if n.lower() != b"etag"]
+            headers.append((b"content-length", b"0"))
+        if self._head.needs_vary:
+            headers.append((b"vary", b"Accept-Encoding"))
+        self._state = _State.DRAIN if more else _State.DONE
+        await self._send({"type": "http.response.start", "status": status, "headers": headers})
+        await self._send({"type": "http.response.body", "body": b"", "more_body": more})
+        return True
 
     async def _pass_held(self) -> None:
         """Send the original head (with Vary merged) and pass everything after it."""
