@@ -3,11 +3,39 @@
 Example:
     >>> from asgi_compress import CompressMiddleware
     >>> app = CompressMiddleware(app, br_level=5)  # doctest: +SKIP
+
+The Quart extension, ``Compress``, is imported on first use so that the middleware works
+without Quart installed.
 """
 
-from .middleware import CompressMiddleware
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .cache import CacheBackend, DictCache
+from .middleware import CompressMiddleware, ResponsePolicy, skip_compression
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from .quart import Compress
 
 __version__ = "0.1.0"
 
-__all__ = ["CompressMiddleware", "Settings", "__version__"]
+__all__ = [
+    "CacheBackend",
+    "Compress",
+    "CompressMiddleware",
+    "DictCache",
+    "ResponsePolicy",
+    "Settings",
+    "__version__",
+    "skip_compression",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Compress":
+        from .quart import Compress
+
+        return Compress
+    raise AttributeError(f"module 'asgi_compress' has no attribute {name!r}")

@@ -20,8 +20,8 @@ The responder is a state machine over the messages the app sends::
          ──body (partial)────> STREAMING            encoded and flushed per message
          ──pathsend─────────> DONE                  the file read and encoded in chunks
          ──anything else────> PASSING               the held head goes out unchanged first
-    any state about to encode ──precondition fails──> DRAIN  a bodiless 304/412 is sent and
-                                                            the app's body is dropped
+    any state about to encode ──precondition fails──> DRAIN  a complete bodiless 304/412 is
+                                                            sent; the app's body is dropped
 
 FINISHING waits for the empty final message of a body that was already whole (Quart sends
 every response that way). DONE accepts only what may follow a body (trailers, unknown
@@ -307,9 +307,11 @@ class _Responder:
                 await self._pathsend(message)
             elif state is _State.PASSING:
                 await self._send(message)
-            elif state is _State.HEAD or state is _State.DRAIN:
+            elif state is _State.HEAD:
                 self._state = _State.DONE
                 await self._send({"type": "http.response.body", "body": b""})
+            elif state is _State.DRAIN:
+                self._state = _State.DONE
             else:
                 raise self._unexpected(kind)
         elif state is _State.DRAIN and kind == "http.response.trailers":
@@ -505,8 +507,10 @@ class _Responder:
         if self._state is _State.FINISHING and message.get("body"):
             raise RuntimeError("response body is longer than its declared Content-Length")
         if not message.get("more_body", False):
+            drained = self._state is _State.DRAIN  # our 304/412 has already ended the response
             self._state = _State.DONE
-            await self._send({"type": "http.response.body", "body": b"", "more_body": False})
+            if not drained:
+                await self._send({"type": "http.response.body", "body": b"", "more_body": False})
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -538,7 +542,7 @@ class _Responder:
             headers.append((b"vary", b"Accept-Encoding"))
         self._state = _State.DRAIN if more else _State.DONE
         await self._send({"type": "http.response.start", "status": status, "headers": headers})
-        await self._send({"type": "http.response.body", "body": b"", "more_body": more})
+        await self._send({"type": "http.response.body", "body": b"", "more_body": False})
         return True
 
     async def _pass_held(self) -> None:

@@ -54,7 +54,11 @@ class Decoder:
 
     def feed(self, data: bytes) -> bytes:
         if self.encoding == "br":
-            return bytes(self._impl.process(data))
+            # brotli >= 1.2 hands output back in slices; drain what this input produced.
+            out = bytearray(self._impl.process(data))
+            while not self._impl.is_finished() and (more := self._impl.process(b"")):
+                out += more
+            return bytes(out)
         return bytes(self._impl.decompress(data))
 
     @property
