@@ -42,6 +42,7 @@ pass through, and an event stream, have theirs sent at once.
 from __future__ import annotations
 
 import enum
+import secrets
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -56,6 +57,7 @@ from ._headers import (
     with_vary,
 )
 from ._offload import offload
+from ._padding import padding
 from .cache import CacheBackend, cache_get, cache_set
 from .encoders import Encoder
 from .negotiation import choose_encoding
@@ -369,10 +371,13 @@ class _Responder:
                 return
             if self._is_head:
                 self._state = _State.HEAD
-            else:
-                self._state = _State.STREAMING
-                self._encoder = settings.encoders[encoding]()
+                await self._send_encoded_start(encoding, content_length=None)
+                return
+            self._state = _State.STREAMING
+            self._encoder, prefix = self._open(encoding)
             await self._send_encoded_start(encoding, content_length=None)
+            if prefix:
+                await self._send({"type": "http.response.body", "body": prefix, "more_body": True})
             return
         self._state = _State.HELD
 
@@ -395,11 +400,12 @@ class _Responder:
             return
         if await self._refused_by_precondition(encoding, is_stream=True, more=more):
             return
-        encoder = self._encoder = self._settings.encoders[encoding]()
+        encoder, prefix = self._open(encoding)
+        self._encoder = encoder
         if len(body) < self._settings.thread_min_size:
-            chunk = encoder.flush(body)
+            chunk = prefix + encoder.flush(body)
         else:
-            chunk = await self._offload(encoder.flush, body)
+            chunk = prefix + await self._offload(encoder.flush, body)
         self._state = _State.STREAMING
         await self._send_encoded_start(encoding, content_length=None)
         await self._send({"type": "http.response.body", "body": chunk, "more_body": True})
@@ -442,11 +448,11 @@ class _Responder:
             cached = await cache_get(cache, key)
             if cached is not None:
                 return cached
-        encoder = self._settings.encoders[encoding]()
+        encoder, prefix = self._open(encoding)
         if len(body) < self._settings.thread_min_size:
-            encoded = encoder.finish(body)
+            encoded = prefix + encoder.finish(body)
         else:
-            encoded = await self._offload(encoder.finish, body)
+            encoded = prefix + await self._offload(encoder.finish, body)
         if len(encoded) >= len(body):
             return None
         if cache is not None and key is not None:
@@ -462,9 +468,11 @@ class _Responder:
             return
         if await self._refused_by_precondition(encoding, is_stream=True, more=False):
             return
-        encoder = self._settings.encoders[encoding]()
+        encoder, prefix = self._open(encoding)
         self._state = _State.STREAMING
         await self._send_encoded_start(encoding, content_length=None)
+        if prefix:
+            await self._send({"type": "http.response.body", "body": prefix, "more_body": True})
         # Reading and encoding both block, so each step runs on a worker thread. The file is
         # ours to chunk: no app boundaries to preserve, so no flush per read.
         with open(message["path"], "rb") as file:  # noqa: ASYNC230 - reads happen in offload()
@@ -544,6 +552,13 @@ class _Responder:
         await self._send({"type": "http.response.start", "status": status, "headers": headers})
         await self._send({"type": "http.response.body", "body": b"", "more_body": False})
         return True
+
+    def _open(self, encoding: str) -> tuple[Encoder, bytes]:
+        """A fresh encoder, and the bytes to send before its first output: its BREACH padding
+        when ``breach_padding`` is set (a random length, fresh for every response)."""
+        encoder = self._settings.encoders[encoding]()
+        limit = self._settings.breach_padding
+        return encoder, padding(encoder, secrets.randbelow(limit + 1)) if limit else b""
 
     async def _pass_held(self) -> None:
         """Send the original head (with Vary merged) and pass everything after it."""

@@ -59,6 +59,17 @@ class Decoder:
             while not self._impl.is_finished() and (more := self._impl.process(b"")):
                 out += more
             return bytes(out)
+        if self.encoding == "zstd":
+            # A zstd body may hold several frames (a skippable padding frame first).
+            out = bytearray()
+            while data:
+                if self._impl.eof:
+                    self._impl = zstd.ZstdDecompressor(
+                        options={zstd.DecompressionParameter.window_log_max: ZSTD_MAX_WINDOW_LOG}
+                    )
+                out += self._impl.decompress(data)
+                data = self._impl.unused_data if self._impl.eof else b""
+            return bytes(out)
         return bytes(self._impl.decompress(data))
 
     @property
