@@ -11,7 +11,8 @@ Pure functions, no I/O. The rules, in the order they apply:
 - ``q=0`` means "not acceptable". An explicit entry beats ``*``, whatever their q values:
   ``*, gzip;q=0`` never picks gzip; ``br;q=0.5, *`` gives br 0.5 and every other coding 1.
 - The coding with the highest q wins; ties go to the server's preference order.
-  ``identity`` competes too: if it is strictly preferred, nothing is compressed.
+  ``identity`` competes too when the client states a preference for it (by name or via
+  ``*``): if it is strictly preferred, nothing is compressed.
 - A header over :data:`MAX_HEADER_LENGTH` characters asks for nothing: real clients send a few
   dozen characters, and parsing (and memoizing) a huge header is a cheap denial of service.
 """
@@ -96,7 +97,10 @@ class AcceptEncoding:
             q = self.quality(coding)
             if q > best_q:
                 best, best_q = coding, q
-        if best is not None and self.quality("identity") > best_q:
+        # identity is always acceptable unless refused, but it outranks a coding only when
+        # the client gave it a preference (listed, or through "*"): "gzip;q=0.5" asks for gzip.
+        stated = "identity" in self.qualities or self.wildcard is not None
+        if best is not None and stated and self.quality("identity") > best_q:
             return None
         return best
 
