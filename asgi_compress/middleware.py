@@ -216,13 +216,19 @@ class _VaryOnly:
     """The responder for a request that accepts no coding of ours: the response passes
     through, with ``Vary: Accept-Encoding`` merged in so caches keep variants apart."""
 
-    __slots__ = ("_send",)
+    __slots__ = ("_send", "_started")
 
     def __init__(self, send: Send) -> None:
         self._send = send
+        self._started = False
 
     async def send(self, message: Message) -> None:
         if message["type"] == "http.response.start":
+            if self._started:
+                raise RuntimeError(
+                    "unexpected ASGI message 'http.response.start' in response state PASSING"
+                )
+            self._started = True
             message = {**message, "headers": with_vary(message.get("headers", ()))}
         await self._send(message)
 

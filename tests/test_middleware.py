@@ -326,6 +326,12 @@ async def test_impossible_messages_raise_naming_message_and_state(msgs: list[Mes
         await run(CompressMiddleware(app_sending(msgs)), accept_encoding="gzip")
 
 
+async def test_second_start_raises_without_accept_encoding_too() -> None:
+    app = CompressMiddleware(app_sending([start(), body(BIG), start()]))
+    with pytest.raises(RuntimeError, match="'http.response.start' in response state PASSING"):
+        await run(app)
+
+
 @pytest.mark.parametrize("scope_type", ["websocket", "lifespan"])
 async def test_non_http_scopes_pass_straight_through(scope_type: str) -> None:
     seen: list[Scope] = []
