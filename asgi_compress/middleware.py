@@ -348,7 +348,9 @@ class _Responder:
         status = message["status"]
         if status == 304 and self.stripped:
             self._state = _State.PASSING
-            headers = resuffix_etag(message.get("headers", ()), self.stripped)
+            # The app answered our stripped validator; a 304 carries no representation
+            # metadata (Quart's keeps Content-Type), and gets the tag the client holds back.
+            headers = resuffix_etag(not_modified_headers(message.get("headers", ())), self.stripped)
             await self._send({**message, "headers": with_vary(headers)})
             return
         length = head.content_length

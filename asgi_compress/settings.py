@@ -212,8 +212,9 @@ def _int_in_range(value: object, low: int, high: int | None, name: str) -> int:
     return value
 
 
-def _words(value: object, name: str) -> list[str]:
-    """A comma-separated string or an iterable of strings, stripped and lowercased."""
+def _words(value: object, name: str, *, lower: bool = True) -> list[str]:
+    """A comma-separated string or an iterable of strings, stripped (and lowercased: codings
+    and media types are case-insensitive; endpoint names are not), without repeats."""
     if isinstance(value, str):
         items: Iterable[object] = value.split(",")
     elif isinstance(value, Iterable) and not isinstance(value, (bytes, Mapping)):
@@ -226,7 +227,7 @@ def _words(value: object, name: str) -> list[str]:
     for item in items:
         if not isinstance(item, str):
             raise TypeError(f"{name} must contain only strings, got {item!r}")
-        if word := item.strip().lower():
+        if word := (item.strip().lower() if lower else item.strip()):
             words.append(word)
     return list(dict.fromkeys(words))
 
@@ -366,25 +367,7 @@ class ExtensionSettings:
             values[name] = value
         key = config_key("streaming_endpoint_conditional")
         if key in config:
-            values["streaming_endpoint_conditional"] = frozenset(_endpoints(config[key], key))
+            values["streaming_endpoint_conditional"] = frozenset(
+                _words(config[key], key, lower=False)
+            )
         return cls(**values)
-
-
-def _endpoints(value: object, name: str) -> list[str]:
-    """Endpoint names: a list of strings or a comma-separated string, stripped, case kept
-    (endpoint names are case-sensitive, unlike codings and media types)."""
-    if isinstance(value, str):
-        items: Iterable[object] = value.split(",")
-    elif isinstance(value, Iterable) and not isinstance(value, (bytes, Mapping)):
-        items = value
-    else:
-        raise TypeError(
-            f"{name} must be a list of endpoint names or a comma-separated string, got {value!r}"
-        )
-    names = []
-    for item in items:
-        if not isinstance(item, str):
-            raise TypeError(f"{name} must contain only strings, got {item!r}")
-        if item.strip():
-            names.append(item.strip())
-    return names
