@@ -13,7 +13,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .cache import CacheBackend, DictCache
-from .middleware import CompressMiddleware, ResponsePolicy, skip_compression
+from .middleware import CompressMiddleware
+from .policy import ResponsePolicy, skip_compression
 from .settings import Settings
 
 if TYPE_CHECKING:

@@ -39,7 +39,8 @@ from quart.wrappers import Request, Response
 from quart.wrappers.response import DataBody
 
 from .cache import CacheBackend
-from .middleware import SCOPE_KEY, CompressMiddleware, ResponsePolicy, skip_compression
+from .middleware import CompressMiddleware
+from .policy import SCOPE_KEY, ResponsePolicy, skip_compression
 from .settings import (
     LIVE_CONFIG_KEYS,
     ExtensionSettings,

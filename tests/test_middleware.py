@@ -10,7 +10,7 @@ import pytest
 
 from asgi_compress import CompressMiddleware, DictCache, ResponsePolicy, skip_compression
 from asgi_compress._types import Message, Receive, Scope, Send
-from asgi_compress.middleware import SCOPE_KEY
+from asgi_compress.policy import SCOPE_KEY
 from asgi_compress.settings import Options
 
 from .conftest import (

@@ -28,7 +28,7 @@ from werkzeug.datastructures import Headers
 
 from asgi_compress import CacheBackend, Compress, DictCache
 from asgi_compress._types import ASGIApp, Message
-from asgi_compress.middleware import SCOPE_KEY, ResponsePolicy
+from asgi_compress.policy import SCOPE_KEY, ResponsePolicy
 from asgi_compress.settings import DEFAULT_THREAD_MIN_SIZE, EXTENSION_DEFAULTS, config_defaults
 
 from .conftest import ENCODINGS, Decoder, Recorded, decode, make_scope, run, text

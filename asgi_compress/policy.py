@@ -1,0 +1,70 @@
+"""ResponsePolicy: how one request's response may be compressed, open to the app.
+
+The middleware puts a policy at ``scope["asgi_compress"]``; the app, or a framework extension
+such as :mod:`asgi_compress.quart`, may change it until its response starts.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._types import Scope
+    from .cache import CacheBackend
+    from .settings import Settings
+
+__all__ = ["SCOPE_KEY", "ResponsePolicy", "skip_compression"]
+
+SCOPE_KEY = "asgi_compress"
+"""Where a request's :class:`ResponsePolicy` sits in the ASGI scope."""
+
+
+class ResponsePolicy:
+    """How one request's response may be compressed, open to the app until its response starts.
+
+    The middleware puts one at ``scope["asgi_compress"]`` for every request that accepts one of
+    our codings (a request that accepts none is never compressed and gets none).
+
+    Attributes:
+        settings: the settings for this response (levels, sizes, types, streams). Its
+            algorithm lists must cover the middleware's, which negotiated the coding.
+        enabled: ``False`` leaves the response uncompressed (Vary is still merged).
+        evaluate_conditional: answer If-None-Match / If-Modified-Since with 304 and a failing
+            If-Match with 412, against the encoded representation, for GET and HEAD.
+        evaluate_conditional_streams: do that for streamed responses too.
+        cache: where encoded one-shot bodies are kept, with ``cache_key`` naming the entry.
+        cache_key: this response's key; the coding is prefixed to it.
+    """
+
+    __slots__ = (
+        "cache",
+        "cache_key",
+        "enabled",
+        "evaluate_conditional",
+        "evaluate_conditional_streams",
+        "settings",
+    )
+
+    def __init__(self, settings: Settings, *, enabled: bool = True) -> None:
+        self.settings = settings
+        self.enabled = enabled
+        self.evaluate_conditional = False
+        self.evaluate_conditional_streams = False
+        self.cache: CacheBackend | None = None
+        self.cache_key: str | None = None
+
+
+def skip_compression(scope: Scope) -> None:
+    """Leave this request's response uncompressed (call it before the response starts).
+
+    Use it for responses that reflect user input next to secrets (BREACH), or that must
+    reach the client byte for byte.
+
+    Example:
+        >>> async def endpoint(request):                       # doctest: +SKIP
+        ...     skip_compression(request.scope)
+        ...     return HTMLResponse(page_with_csrf_token)
+    """
+    policy = scope.get(SCOPE_KEY)
+    if isinstance(policy, ResponsePolicy):
+        policy.enabled = False
