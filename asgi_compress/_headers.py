@@ -11,6 +11,7 @@ from email.utils import parsedate_to_datetime
 from ._types import Headers
 
 __all__ = [
+    "VARY_HEADER",
     "ResponseHead",
     "compressed_headers",
     "not_modified_headers",
@@ -21,6 +22,7 @@ __all__ = [
 ]
 
 _VARY_VALUE = b"Accept-Encoding"
+VARY_HEADER = (b"vary", _VARY_VALUE)
 
 
 class ResponseHead:
@@ -86,7 +88,7 @@ def with_vary(headers: Iterable[tuple[bytes, bytes]]) -> Headers:
     """
     result = list(headers)
     if not any(n.lower() == b"vary" and _lists_ae_or_star(v) for n, v in result):
-        result.append((b"vary", _VARY_VALUE))
+        result.append(VARY_HEADER)
     return result
 
 
@@ -116,7 +118,7 @@ def compressed_headers(
     if content_length is not None:
         result.append((b"content-length", b"%d" % content_length))
     if needs_vary:
-        result.append((b"vary", _VARY_VALUE))
+        result.append(VARY_HEADER)
     return result
 
 

@@ -36,6 +36,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
 from ._headers import (
+    VARY_HEADER,
     ResponseHead,
     compressed_headers,
     not_modified_headers,
@@ -383,7 +384,7 @@ class Responder:
             headers = [(n, v) for n, v in headers if n.lower() != b"etag"]
             headers.append((b"content-length", b"0"))
         if self._head.needs_vary:
-            headers.append((b"vary", b"Accept-Encoding"))
+            headers.append(VARY_HEADER)
         self._state = _State.DRAIN if more else _State.DONE
         await self._send({"type": "http.response.start", "status": status, "headers": headers})
         await self._send({"type": "http.response.body", "body": b"", "more_body": False})
@@ -401,8 +402,8 @@ class Responder:
         self._state = _State.PASSING
         start = self._start
         assert self._head is not None
-        if self._head.needs_vary:
-            start = {**start, "headers": with_vary(start.get("headers", ()))}
+        if self._head.needs_vary:  # already known from the head: no second scan
+            start = {**start, "headers": [*start.get("headers", ()), VARY_HEADER]}
         await self._send(start)
 
     async def _send_encoded_start(self, encoding: str, *, content_length: int | None) -> None:

@@ -48,22 +48,33 @@ class _ZlibEncoder:
     encoding: ClassVar[str]
     _wbits: ClassVar[int]
 
-    __slots__ = ("_compressor",)
+    __slots__ = ("_compressor", "_level")
 
     def __init__(self, level: int) -> None:
-        self._compressor = zlib.compressobj(level, zlib.DEFLATED, self._wbits)
+        self._level = level
+        # Made on first use: a whole body is better served by one zlib.compress() call.
+        self._compressor: zlib._Compress | None = None
+
+    def _stream(self) -> zlib._Compress:
+        c = self._compressor
+        if c is None:
+            c = self._compressor = zlib.compressobj(self._level, zlib.DEFLATED, self._wbits)
+        return c
 
     def compress(self, chunk: bytes) -> bytes:
-        return self._compressor.compress(chunk)
+        return self._stream().compress(chunk)
 
     def flush(self, chunk: bytes = b"") -> bytes:
-        c = self._compressor
+        c = self._stream()
         return (
             c.compress(chunk) + c.flush(zlib.Z_SYNC_FLUSH) if chunk else c.flush(zlib.Z_SYNC_FLUSH)
         )
 
     def finish(self, chunk: bytes = b"") -> bytes:
         c = self._compressor
+        if c is None and sys.version_info >= (3, 11):  # zlib.compress() takes wbits from 3.11
+            return zlib.compress(chunk, self._level, self._wbits)
+        c = self._stream()
         return c.compress(chunk) + c.flush() if chunk else c.flush()
 
 
@@ -101,25 +112,33 @@ else:
         """``br`` (RFC 7932) through the ``brotli`` package."""
 
         encoding: ClassVar[str] = "br"
-        __slots__ = ("_compressor",)
+        __slots__ = ("_compressor", "_params")
 
         def __init__(self, quality: int, mode: int, lgwin: int, lgblock: int) -> None:
-            self._compressor = brotli.Compressor(
-                mode=mode, quality=quality, lgwin=lgwin, lgblock=lgblock
-            )
+            self._params = {"mode": mode, "quality": quality, "lgwin": lgwin, "lgblock": lgblock}
+            self._compressor: brotli.Compressor | None = None  # made on first use
+
+        def _stream(self) -> brotli.Compressor:
+            c = self._compressor
+            if c is None:
+                c = self._compressor = brotli.Compressor(**self._params)
+            return c
 
         def compress(self, chunk: bytes) -> bytes:
-            result: bytes = self._compressor.process(chunk)
+            result: bytes = self._stream().process(chunk)
             return result
 
         def flush(self, chunk: bytes = b"") -> bytes:
-            c = self._compressor
+            c = self._stream()
             result: bytes = c.process(chunk) + c.flush() if chunk else c.flush()
             return result
 
         def finish(self, chunk: bytes = b"") -> bytes:
             c = self._compressor
-            result: bytes = c.process(chunk) + c.finish() if chunk else c.finish()
+            if c is None:  # a whole body: one call, exactly what the raw codec does
+                result: bytes = brotli.compress(chunk, **self._params)
+                return result
+            result = c.process(chunk) + c.finish() if chunk else c.finish()
             return result
 
     ENCODERS["br"] = BrotliEncoder

@@ -79,6 +79,9 @@ class CompressMiddleware:
             elif name in _VALIDATORS:
                 old = validators.get(name)
                 validators[name] = value if old is None else old + b"," + value
+        if not accept:  # the common case for bots and health checks: nothing to negotiate
+            await self.app(scope, receive, _VaryOnly(send).send)
+            return
         header = b",".join(accept).decode("latin-1")
         encoding = choose_encoding(header, settings.algorithm)
         stream_encoding = (

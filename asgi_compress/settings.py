@@ -8,6 +8,7 @@ checked here, once, at configuration time; a bad one raises ``TypeError`` (wrong
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from functools import partial
@@ -245,11 +246,15 @@ def _algorithms(value: object, name: str) -> tuple[str, ...]:
     return tuple(tokens)
 
 
+# RFC 9110 section 8.3.1: type "/" subtype, both tokens, or "type/*" for the family. A "*"
+# anywhere else is legal token syntax but never a real type: a typo of a wildcard.
+_MEDIA_TYPE = re.compile(r"[!#$%&'+\-.^_`|~0-9a-z]+/(?:[!#$%&'+\-.^_`|~0-9a-z]+|\*)")
+
+
 def _mimetypes(value: object, name: str) -> tuple[str, ...]:
     types = _words(value, name)
     for media_type in types:
-        major, slash, minor = media_type.partition("/")
-        if not (major and slash and minor) or ";" in media_type or major == "*":
+        if _MEDIA_TYPE.fullmatch(media_type) is None:
             raise ValueError(f"{name}: {media_type!r} is not a media type (type/subtype or type/*)")
     return tuple(types)
 
