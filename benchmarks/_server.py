@@ -1,0 +1,196 @@
+"""The uvicorn server ``eventloop.py`` measures: one middleware around a two-route app.
+
+``python -m benchmarks._server MIDDLEWARE [LIFETIME_S]`` binds 127.0.0.1 on a free port,
+prints ``PORT <n>`` and serves until ``LIFETIME_S`` (default 300) have passed or it is
+terminated. Routes:
+
+- ``/big``: the 1 MiB JSON document, one message with Content-Length (compressed by the
+  middleware when the request asks);
+- ``/ping``: ``pong`` (4 bytes, below every middleware's minimum size);
+- ``/lag/arm?until=T``: run the lag probe until ``time.time()`` reaches ``T``;
+- ``/lag?start=T0&stop=T1``: the probe's lateness figures (seconds) between two ``time.time()``
+  values, as a JSON list.
+
+The lag probe is a task that sleeps 1 ms in a loop and records how late it wakes up: a loop
+blocked by inline compression shows up as late wake-ups.
+
+The server runs on the stdlib asyncio loop (``asyncio.run``; uvloop is not used even when
+installed) with uvicorn's default HTTP parser (httptools when installed, else h11).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import sys
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+from urllib.parse import parse_qs
+
+import uvicorn
+
+from .payloads import json_document
+
+__all__ = ["MIDDLEWARES", "STALL_S", "main"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+STALL_S = 0.005  # a wake-up later than this counts as a stalled loop
+_TICK_S = 0.001
+
+
+class LagProbe:
+    """Sleeps ``_TICK_S`` in a loop while armed; keeps (wall time, lateness) of each wake-up.
+
+    Armed only for a measurement window (``/lag/arm``), so that an idle server costs the
+    machine nothing while other servers are measured.
+    """
+
+    def __init__(self) -> None:
+        self.samples: list[tuple[float, float]] = []
+        self.until = 0.0
+        self.armed = asyncio.Event()
+
+    def arm(self, until: float) -> None:
+        self.samples = []
+        self.until = until
+        self.armed.set()
+
+    async def run(self) -> None:
+        while True:
+            await self.armed.wait()
+            while time.time() < self.until:
+                began = time.perf_counter()
+                await asyncio.sleep(_TICK_S)
+                late = time.perf_counter() - began - _TICK_S
+                self.samples.append((time.time(), late))
+            self.armed.clear()
+
+    def lags(self, start: float, stop: float) -> list[float]:
+        """Every wake-up's lateness (s) between two ``time.time()`` values."""
+        return [round(late, 6) for moment, late in self.samples if start <= moment <= stop]
+
+
+def make_app(probe: LagProbe) -> ASGIApp:
+    big = json_document()
+    big_length = b"%d" % len(big)
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def respond(send: Send, body: bytes, content_type: bytes, length: bytes) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-length", length), (b"content-type", content_type)],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    task = asyncio.get_running_loop().create_task(probe.run())
+                    tasks.add(task)
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    for task in tasks:
+                        task.cancel()
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        path = scope["path"]
+        if path == "/big":
+            await respond(send, big, b"application/json", big_length)
+        elif path == "/ping":
+            await respond(send, b"pong", b"text/plain", b"4")
+        elif path == "/lag/arm":
+            probe.arm(float(parse_qs(scope["query_string"].decode())["until"][0]))
+            await respond(send, b"armed", b"text/plain", b"5")
+        elif path == "/lag":
+            query = parse_qs(scope["query_string"].decode())
+            lags = probe.lags(float(query["start"][0]), float(query["stop"][0]))
+            body = json.dumps(lags).encode()
+            await respond(send, body, b"application/json", b"%d" % len(body))
+        else:
+            await respond(send, b"not found", b"text/plain", b"9")
+
+    return app
+
+
+def _ours(app: ASGIApp) -> ASGIApp:
+    from asgi_compress import CompressMiddleware
+
+    return CompressMiddleware(app)
+
+
+def _ours_inline(app: ASGIApp) -> ASGIApp:
+    from asgi_compress import CompressMiddleware
+
+    return CompressMiddleware(app, thread_min_size=1 << 62)
+
+
+def _starlette_gzip(app: ASGIApp) -> ASGIApp:
+    from starlette.middleware.gzip import GZipMiddleware
+
+    return GZipMiddleware(app, minimum_size=500, compresslevel=6)
+
+
+def _starlette_compress(app: ASGIApp) -> ASGIApp:
+    from starlette_compress import CompressMiddleware
+
+    return CompressMiddleware(app, minimum_size=500, zstd_level=3, brotli_quality=4, gzip_level=6)
+
+
+def _brotli_asgi(app: ASGIApp) -> ASGIApp:
+    from brotli_asgi import BrotliMiddleware
+
+    return BrotliMiddleware(app, quality=4, mode="generic", minimum_size=400)
+
+
+MIDDLEWARES: dict[str, Callable[[ASGIApp], ASGIApp]] = {
+    "none": lambda app: app,
+    "ours": _ours,
+    "ours-inline": _ours_inline,
+    "starlette-gzip": _starlette_gzip,
+    "starlette-compress": _starlette_compress,
+    "brotli-asgi": _brotli_asgi,
+}
+
+
+async def _serve(server: uvicorn.Server, sock: socket.socket, lifetime: float) -> None:
+    async def stop_later() -> None:
+        await asyncio.sleep(lifetime)
+        server.should_exit = True
+
+    watchdog = asyncio.get_running_loop().create_task(stop_later())
+    try:
+        await server.serve(sockets=[sock])
+    finally:
+        watchdog.cancel()
+
+
+def main() -> None:
+    name = sys.argv[1]
+    lifetime = float(sys.argv[2]) if len(sys.argv) > 2 else 300.0
+    app = MIDDLEWARES[name](make_app(LagProbe()))
+    # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets whose proto says TCP, and
+    # without it every small response waits ~40 ms for a delayed ACK (Nagle).
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    print(f"PORT {sock.getsockname()[1]}", flush=True)
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+    asyncio.run(_serve(uvicorn.Server(config), sock, lifetime))
+
+
+if __name__ == "__main__":
+    main()
