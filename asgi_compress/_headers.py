@@ -27,32 +27,26 @@ VARY_HEADER = (b"vary", _VARY_VALUE)
 
 class ResponseHead:
     """What the compress-or-pass decision needs from ``http.response.start`` headers, read
-    in one pass."""
+    in one pass. Class-level defaults: only the headers present cost an assignment."""
 
-    __slots__ = (
-        "content_length",
-        "encoded",
-        "etag",
-        "last_modified",
-        "media_type",
-        "needs_vary",
-        "no_transform",
-        "partial",
-    )
+    content_length: int | None = None
+    encoded = False  # any Content-Encoding, even "identity", means "leave me alone"
+    etag: bytes | None = None
+    last_modified: bytes | None = None
+    media_type = ""
+    needs_vary = True
+    no_transform = False
+    partial = False  # Content-Range: the body is a slice of the identity bytes
 
     def __init__(self, headers: Iterable[tuple[bytes, bytes]]) -> None:
-        self.content_length: int | None = None
-        self.encoded = False  # any Content-Encoding, even "identity", means "leave me alone"
-        self.etag: bytes | None = None
-        self.last_modified: bytes | None = None
-        self.media_type = ""
-        self.needs_vary = True
-        self.no_transform = False
-        self.partial = False  # Content-Range: the body is a slice of the identity bytes
         for name, value in headers:
-            name = name.lower()
+            if not name.islower():
+                name = name.lower()
             if name == b"content-type":
-                self.media_type = value.partition(b";")[0].strip().lower().decode("latin-1")
+                media_type = _MEDIA_TYPES.get(value)
+                if media_type is None:
+                    media_type = _media_type(value)
+                self.media_type = media_type
             elif name == b"content-length":
                 self.content_length = int(value) if value.strip().isdigit() else None
             elif name == b"content-encoding":
@@ -68,6 +62,19 @@ class ResponseHead:
                 self.etag = value
             elif name == b"last-modified":
                 self.last_modified = value
+
+
+# Content-Type values repeat (an app has a handful), so their parsed form is remembered;
+# bounded, since the values come from the app and could in principle vary without end.
+_MEDIA_TYPES: dict[bytes, str] = {}
+
+
+def _media_type(content_type: bytes) -> str:
+    media_type = content_type.partition(b";")[0].strip().lower().decode("latin-1")
+    if len(_MEDIA_TYPES) >= 256:
+        _MEDIA_TYPES.clear()
+    _MEDIA_TYPES[content_type] = media_type
+    return media_type
 
 
 def _lists_ae_or_star(vary: bytes) -> bool:

@@ -88,8 +88,9 @@ class Responder:
         "_start",
         "_state",
         "_stream_encoding",
-        "stripped",
-        "validators",
+        "_thread_min_size",
+        "_stripped",
+        "_validators",
     )
 
     def __init__(
@@ -99,10 +100,14 @@ class Responder:
         scope: Scope,
         encoding: str | None,
         stream_encoding: str | None,
+        *,
+        validators: dict[bytes, bytes],
+        stripped: dict[bytes, bytes],
     ) -> None:
         self._send = send
         self._policy = policy
         self._settings = policy.settings
+        self._thread_min_size = policy.settings.thread_min_size
         self._encoding = encoding
         self._stream_encoding = stream_encoding
         self._is_head = scope.get("method") == "HEAD"
@@ -113,8 +118,8 @@ class Responder:
         self._busy = False
         # The client's validators as sent (suffixes included), and the suffixes we stripped
         # from the app's view of them: b'"abc"' -> b'"abc:br"'.
-        self.validators: dict[bytes, bytes] = {}
-        self.stripped: dict[bytes, bytes] = {}
+        self._validators = validators
+        self._stripped = stripped
 
     async def send(self, message: Message) -> None:
         if self._busy:
@@ -126,7 +131,18 @@ class Responder:
         state = self._state
         if kind == "http.response.body":
             if state is _State.STREAMING:
-                await self._stream(message)
+                # The hot path of a stream: a small chunk, compressed and flushed inline.
+                body: bytes = message.get("body", b"")
+                if message.get("more_body", False) and len(body) < self._thread_min_size:
+                    if body:  # An empty continuation would only produce an empty write.
+                        encoder = self._encoder
+                        assert encoder is not None
+                        chunk = encoder.flush(body)
+                        await self._send(
+                            {"type": "http.response.body", "body": chunk, "more_body": True}
+                        )
+                    return
+                await self._stream_rest(message, body)
             elif state is _State.PASSING:
                 await self._send(message)
             elif state is _State.HELD:
@@ -170,16 +186,19 @@ class Responder:
     async def _on_start(self, message: Message) -> None:
         policy = self._policy
         settings = self._settings = policy.settings
+        self._thread_min_size = settings.thread_min_size
         if not settings.streams:
             self._stream_encoding = None
         self._start = message
         head = self._head = ResponseHead(message.get("headers", ()))
         status = message["status"]
-        if status == 304 and self.stripped:
+        if status == 304 and self._stripped:
             self._state = _State.PASSING
             # The app answered our stripped validator; a 304 carries no representation
             # metadata (Quart's keeps Content-Type), and gets the tag the client holds back.
-            headers = resuffix_etag(not_modified_headers(message.get("headers", ())), self.stripped)
+            headers = resuffix_etag(
+                not_modified_headers(message.get("headers", ())), self._stripped
+            )
             await self._send({**message, "headers": with_vary(headers)})
             return
         length = head.content_length
@@ -239,7 +258,7 @@ class Responder:
             return
         encoder, prefix = self._open(encoding)
         self._encoder = encoder
-        if len(body) < self._settings.thread_min_size:
+        if len(body) < self._thread_min_size:
             chunk = prefix + encoder.flush(body)
         else:
             chunk = prefix + await self._offload(encoder.flush, body)
@@ -286,7 +305,7 @@ class Responder:
             if cached is not None:
                 return cached
         encoder, prefix = self._open(encoding)
-        if len(body) < self._settings.thread_min_size:
+        if len(body) < self._thread_min_size:
             encoded = prefix + encoder.finish(body)
         else:
             encoded = prefix + await self._offload(encoder.finish, body)
@@ -330,15 +349,14 @@ class Responder:
 
     # -- STREAMING -------------------------------------------------------------------------
 
-    async def _stream(self, message: Message) -> None:
+    async def _stream_rest(self, message: Message, body: bytes) -> None:
+        """A stream's large chunks (to a worker thread) and its final message."""
         encoder = self._encoder
         assert encoder is not None
-        body: bytes = message.get("body", b"")
-        small = len(body) < self._settings.thread_min_size
+        small = len(body) < self._thread_min_size
         if message.get("more_body", False):
-            if body:  # An empty continuation would only produce an empty write.
-                chunk = encoder.flush(body) if small else await self._offload(encoder.flush, body)
-                await self._send({"type": "http.response.body", "body": chunk, "more_body": True})
+            chunk = encoder.flush(body) if small else await self._offload(encoder.flush, body)
+            await self._send({"type": "http.response.body", "body": chunk, "more_body": True})
             return
         self._state = _State.DONE
         chunk = encoder.finish(body) if small else await self._offload(encoder.finish, body)
@@ -367,7 +385,7 @@ class Responder:
         policy = self._policy
         if (
             not policy.evaluate_conditional
-            or not self.validators
+            or not self._validators
             or (is_stream and not policy.evaluate_conditional_streams)
         ):
             return False
@@ -375,7 +393,7 @@ class Responder:
         etag = self._head.etag
         if etag is not None:
             etag = suffix_etag(etag, encoding.encode("latin-1"))
-        status = precondition_status(self.validators, etag, self._head.last_modified)
+        status = precondition_status(self._validators, etag, self._head.last_modified)
         if status is None:
             return False
         headers = not_modified_headers(self._start.get("headers", ()))

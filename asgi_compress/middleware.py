@@ -73,7 +73,8 @@ class CompressMiddleware:
         accept: list[bytes] = []
         validators: dict[bytes, bytes] = {}
         for name, value in scope["headers"]:
-            name = name.lower()
+            if not name.islower():  # servers send lowercase names; anything else still counts
+                name = name.lower()
             if name == b"accept-encoding":
                 accept.append(value)
             elif name in _VALIDATORS:
@@ -96,9 +97,9 @@ class CompressMiddleware:
         if validators or _ZEROCOPY in scope.get("extensions", ()):
             scope = _scope_for_app(scope, {encoding, stream_encoding} - {None}, stripped)
         policy = scope[SCOPE_KEY] = self.new_policy(scope)
-        responder = Responder(send, policy, scope, encoding, stream_encoding)
-        responder.validators = validators
-        responder.stripped = stripped
+        responder = Responder(
+            send, policy, scope, encoding, stream_encoding, validators=validators, stripped=stripped
+        )
         await self.app(scope, receive, responder.send)
 
 

@@ -72,9 +72,11 @@ DEFAULT_MIMETYPES = (
     "text/event-stream",
 )
 
-# Measured by benchmarks/offload.py (see the README): below this size a thread hand-off
-# costs more loop time than compressing inline.
-DEFAULT_THREAD_MIN_SIZE = 64 * 1024
+# From benchmarks/offload.py (results/offload.md): a thread hand-off costs 55-110 us of CPU
+# here, so it pays in loop time from 4-33 KiB but adds 17-82% CPU to a 64 KiB chunk. At
+# 128 KiB the slowest default codec (gzip-6, ~92 MB/s) blocks the loop for about 1.4 ms
+# inline, and the hand-off adds 9-42%. Starlette's GZipMiddleware uses the same size.
+DEFAULT_THREAD_MIN_SIZE = 128 * 1024
 
 # option -> (lowest, highest) for the integer settings; None means unbounded.
 _RANGES: dict[str, tuple[int, int | None]] = {

@@ -6,12 +6,20 @@ import gzip
 import random
 import sys
 import zlib
+from types import ModuleType
 from typing import Any
 
 import brotli
 import pytest
 
-from asgi_compress.encoders import ENCODERS, Encoder, encoder_unavailable_reason
+from asgi_compress.encoders import (
+    ENCODERS,
+    ZLIB,
+    DeflateEncoder,
+    Encoder,
+    GZipEncoder,
+    encoder_unavailable_reason,
+)
 from asgi_compress.settings import Settings
 
 from .conftest import ENCODINGS, ZSTD_MAX_WINDOW_LOG, Decoder, decode, text
@@ -267,3 +275,34 @@ def test_zstd_output_decodes_with_the_stdlib_style_one_shot_api() -> None:
     body = text(30_000)
     options: dict[Any, int] = {zstd.DecompressionParameter.window_log_max: ZSTD_MAX_WINDOW_LOG}
     assert zstd.decompress(ENCODERS["zstd"](level=20).finish(body), options=options) == body
+
+
+def _zlib_modules() -> list[ModuleType]:
+    modules: list[ModuleType] = [zlib]
+    try:
+        from zlib_ng import zlib_ng
+    except ImportError:  # pragma: no cover - the test extra installs it
+        return modules
+    return [*modules, zlib_ng]
+
+
+@pytest.mark.parametrize("module", _zlib_modules(), ids=lambda m: m.__name__)
+@pytest.mark.parametrize("base", [GZipEncoder, DeflateEncoder], ids=["gzip", "deflate"])
+def test_every_zlib_backend_writes_the_standard_formats(
+    module: ModuleType, base: type[GZipEncoder] | type[DeflateEncoder]
+) -> None:
+    """zlib-ng, when installed, replaces stdlib zlib: stdlib must still decode every byte."""
+    encoder_class = type("Encoder", (base,), {"_zlib": module, "__slots__": ()})
+    data = text(300_000)
+    assert decode(base.encoding, encoder_class(6).finish(data)) == data
+    streaming = encoder_class(6)
+    decoder = Decoder(base.encoding)
+    for i in range(0, len(data), 50_000):
+        assert decoder.feed(streaming.flush(data[i : i + 50_000])) == data[i : i + 50_000]
+    decoder.feed(streaming.finish())
+    assert decoder.eof
+
+
+def test_zlib_ng_is_used_when_installed() -> None:
+    expected = _zlib_modules()[-1]
+    assert ZLIB is expected
