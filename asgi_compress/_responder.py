@@ -105,9 +105,7 @@ class Responder:
         stripped: dict[bytes, bytes],
     ) -> None:
         self._send = send
-        self._policy = policy
-        self._settings = policy.settings
-        self._thread_min_size = policy.settings.thread_min_size
+        self._policy = policy  # read at http.response.start: the app may change it until then
         self._encoding = encoding
         self._stream_encoding = stream_encoding
         self._is_head = scope.get("method") == "HEAD"

@@ -166,17 +166,12 @@ class _ZstandardStream:
 
 
 def our_zlib() -> ModuleType:
-    """The zlib-compatible module asgi_compress's gzip/deflate encoders call.
+    """The zlib-compatible module asgi_compress's gzip/deflate encoders call (zlib-ng when
+    installed, else stdlib zlib): the raw figure an overhead factor divides by must come
+    from the same library."""
+    from asgi_compress.encoders import ZLIB
 
-    The raw figure an overhead factor divides by must come from the same library.
-    """
-    from asgi_compress import encoders
-
-    for attribute in ("_zlib", "zlib", "_zlib_module"):
-        module = getattr(encoders, attribute, None)
-        if isinstance(module, ModuleType) and hasattr(module, "compressobj"):
-            return module
-    return zlib
+    return ZLIB
 
 
 def _zlib_module(library: str) -> ModuleType:
