@@ -247,14 +247,10 @@ class Responder:
         if not more or len(body) == declared:
             await self._one_shot(message, body, more, declared)
             return
-        encoding = self._stream_encoding
-        if encoding is None:
-            await self._pass_held()
-            await self._send(message)
+        opened = await self._open_stream(message, more=True)
+        if opened is None:
             return
-        if await self._refused_by_precondition(encoding, is_stream=True, more=more):
-            return
-        encoder, prefix = self._open(encoding)
+        encoding, encoder, prefix = opened
         self._encoder = encoder
         if len(body) < self._thread_min_size:
             chunk = prefix + encoder.flush(body)
@@ -315,14 +311,10 @@ class Responder:
 
     async def _pathsend(self, message: Message) -> None:
         """Encode a file the app asked the server to send (ASGI path send extension)."""
-        encoding = self._stream_encoding
-        if encoding is None:
-            await self._pass_held()
-            await self._send(message)
+        opened = await self._open_stream(message, more=False)
+        if opened is None:
             return
-        if await self._refused_by_precondition(encoding, is_stream=True, more=False):
-            return
-        encoder, prefix = self._open(encoding)
+        encoding, encoder, prefix = opened
         self._state = _State.STREAMING
         await self._send_encoded_start(encoding, content_length=None)
         if prefix:
@@ -405,6 +397,25 @@ class Responder:
         await self._send({"type": "http.response.start", "status": status, "headers": headers})
         await self._send({"type": "http.response.body", "body": b"", "more_body": False})
         return True
+
+    async def _open_stream(
+        self, message: Message, *, more: bool
+    ) -> tuple[str, Encoder, bytes] | None:
+        """Begin encoding a held response as a stream: its coding, encoder and first bytes.
+
+        ``None`` when it is not to be encoded (no streaming coding accepted: the held head and
+        ``message`` have been passed on) or a precondition answered it (304/412 sent).
+        ``more`` says whether the app will send more messages after ``message``.
+        """
+        encoding = self._stream_encoding
+        if encoding is None:
+            await self._pass_held()
+            await self._send(message)
+            return None
+        if await self._refused_by_precondition(encoding, is_stream=True, more=more):
+            return None
+        encoder, prefix = self._open(encoding)
+        return encoding, encoder, prefix
 
     def _open(self, encoding: str) -> tuple[Encoder, bytes]:
         """A fresh encoder, and the bytes to send before its first output: its BREACH padding

@@ -31,7 +31,16 @@ from asgi_compress._types import ASGIApp, Message
 from asgi_compress.policy import SCOPE_KEY, ResponsePolicy
 from asgi_compress.settings import DEFAULT_THREAD_MIN_SIZE, EXTENSION_DEFAULTS, config_defaults
 
-from .conftest import ENCODINGS, Decoder, Recorded, decode, make_scope, run, text
+from .conftest import (
+    ENCODINGS,
+    FLASK_COMPRESS_MIMETYPES,
+    Decoder,
+    Recorded,
+    decode,
+    make_scope,
+    run,
+    text,
+)
 
 
 @pytest.fixture
@@ -42,35 +51,6 @@ def anyio_backend() -> str:
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
-# Flask-Compress 1.25's COMPRESS_MIMETYPES in its order (upstream #1), then ours.
-FLASK_COMPRESS_MIMETYPES = [
-    "text/html",
-    "text/css",
-    "text/plain",
-    "text/xml",
-    "text/x-component",
-    "text/javascript",
-    "application/x-javascript",
-    "application/javascript",
-    "application/json",
-    "application/manifest+json",
-    "application/vnd.api+json",
-    "application/xml",
-    "application/xhtml+xml",
-    "application/rss+xml",
-    "application/atom+xml",
-    "application/vnd.ms-fontobject",
-    "application/x-font-ttf",
-    "application/x-font-opentype",
-    "application/x-font-truetype",
-    "image/svg+xml",
-    "image/x-icon",
-    "image/vnd.microsoft.icon",
-    "font/ttf",
-    "font/eot",
-    "font/otf",
-    "font/opentype",
-]
 
 LARGE = text(969 * 4).decode()  # above COMPRESS_MIN_SIZE (upstream's large.html is 969 B)
 SMALL = text(45).decode()  # below it (upstream's small.html)

@@ -15,40 +15,13 @@ from asgi_compress import CompressMiddleware, Settings
 from asgi_compress._types import Receive, Scope, Send
 from asgi_compress.settings import config_key, options_from_config
 
+from .conftest import FLASK_COMPRESS_MIMETYPES
+
 if sys.version_info >= (3, 14):
     from compression import zstd
 else:
     from backports import zstd
 
-# Flask-Compress 1.25's COMPRESS_MIMETYPES, typed out from its source, in its order.
-FLASK_COMPRESS_MIMETYPES = (
-    "text/html",
-    "text/css",
-    "text/plain",
-    "text/xml",
-    "text/x-component",
-    "text/javascript",
-    "application/x-javascript",
-    "application/javascript",
-    "application/json",
-    "application/manifest+json",
-    "application/vnd.api+json",
-    "application/xml",
-    "application/xhtml+xml",
-    "application/rss+xml",
-    "application/atom+xml",
-    "application/vnd.ms-fontobject",
-    "application/x-font-ttf",
-    "application/x-font-opentype",
-    "application/x-font-truetype",
-    "image/svg+xml",
-    "image/x-icon",
-    "image/vnd.microsoft.icon",
-    "font/ttf",
-    "font/eot",
-    "font/otf",
-    "font/opentype",
-)
 
 FLASK_COMPRESS_DEFAULTS: dict[str, Any] = {
     "level": 6,
