@@ -340,16 +340,18 @@ class Responder:
     # -- STREAMING -------------------------------------------------------------------------
 
     async def _stream_rest(self, message: Message, body: bytes) -> None:
-        """A stream's large chunks (to a worker thread) and its final message."""
+        """What the hot path in :meth:`send` leaves: a large chunk, or the final message."""
         encoder = self._encoder
         assert encoder is not None
-        small = len(body) < self._thread_min_size
-        if message.get("more_body", False):
-            chunk = encoder.flush(body) if small else await self._offload(encoder.flush, body)
+        if message.get("more_body", False):  # only large chunks get here
+            chunk = await self._offload(encoder.flush, body)
             await self._send({"type": "http.response.body", "body": chunk, "more_body": True})
             return
         self._state = _State.DONE
-        chunk = encoder.finish(body) if small else await self._offload(encoder.finish, body)
+        if len(body) < self._thread_min_size:
+            chunk = encoder.finish(body)
+        else:
+            chunk = await self._offload(encoder.finish, body)
         self._encoder = None
         await self._send({"type": "http.response.body", "body": chunk, "more_body": False})
 

@@ -17,7 +17,7 @@ against the encoded representation, or name a cache entry. The policy is read wh
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ._headers import strip_validator_suffixes, with_vary
 from ._responder import Responder
@@ -95,7 +95,8 @@ class CompressMiddleware:
             return
         stripped: dict[bytes, bytes] = {}
         if validators or _ZEROCOPY in scope.get("extensions", ()):
-            scope = _scope_for_app(scope, {encoding, stream_encoding} - {None}, stripped)
+            tokens = tuple(sorted({t for t in (encoding, stream_encoding) if t is not None}))
+            scope = _scope_for_app(scope, tokens, stripped)
         policy = scope[SCOPE_KEY] = self.new_policy(scope)
         responder = Responder(
             send, policy, scope, encoding, stream_encoding, validators=validators, stripped=stripped
@@ -103,7 +104,7 @@ class CompressMiddleware:
         await self.app(scope, receive, responder.send)
 
 
-def _scope_for_app(scope: Scope, tokens: set[Any], stripped: dict[bytes, bytes]) -> Scope:
+def _scope_for_app(scope: Scope, tokens: tuple[str, ...], stripped: dict[bytes, bytes]) -> Scope:
     """A copy of the scope with our validator suffixes stripped and zerocopysend withdrawn.
 
     The suffix (``"abc:br"``) is our doing; the app only knows ``"abc"``. Zero-copy send hands
