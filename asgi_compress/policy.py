@@ -34,6 +34,8 @@ class ResponsePolicy:
         evaluate_conditional_streams: do that for streamed responses too.
         cache: where encoded one-shot bodies are kept, with ``cache_key`` naming the entry.
         cache_key: this response's key; the coding is prefixed to it.
+        started: set by the middleware when the response starts; changes after that are
+            too late to count.
     """
 
     __slots__ = (
@@ -43,6 +45,7 @@ class ResponsePolicy:
         "evaluate_conditional",
         "evaluate_conditional_streams",
         "settings",
+        "started",
     )
 
     def __init__(self, settings: Settings, *, enabled: bool = True) -> None:
@@ -52,6 +55,7 @@ class ResponsePolicy:
         self.evaluate_conditional_streams = False
         self.cache: CacheBackend | None = None
         self.cache_key: str | None = None
+        self.started = False
 
 
 def skip_compression(scope: Scope) -> None:
