@@ -48,7 +48,7 @@ class ResponseHead:
                     media_type = _media_type(value)
                 self.media_type = media_type
             elif name == b"content-length":
-                self.content_length = int(value) if value.strip().isdigit() else None
+                self.content_length = _content_length(value)
             elif name == b"content-encoding":
                 self.encoded = True
             elif name == b"vary":
@@ -62,6 +62,13 @@ class ResponseHead:
                 self.etag = value
             elif name == b"last-modified":
                 self.last_modified = value
+
+
+def _content_length(value: bytes) -> int | None:
+    """RFC 9110 section 8.6: 1*DIGIT. Longer than 18 digits is no real length (and int()
+    refuses thousands of digits); such a head is treated as having none."""
+    value = value.strip()
+    return int(value) if value.isdigit() and len(value) <= 18 else None
 
 
 # Content-Type values repeat (an app has a handful), so their parsed form is remembered;
@@ -105,12 +112,15 @@ def compressed_headers(
     *,
     content_length: int | None,
     needs_vary: bool,
+    weak_etag: bool = False,
 ) -> Headers:
     """The response head for an encoded body.
 
     Sets Content-Encoding; sets Content-Length to the encoded length or removes it; removes
     Accept-Ranges (ranges would address the identity bytes); suffixes a strong ETag with the
-    coding, because the encoded representation is a different one (RFC 9110 section 8.8.3).
+    coding, because the encoded representation is a different one (RFC 9110 section 8.8.3),
+    and makes it weak when ``weak_etag`` says the encoded bytes differ on every response
+    (BREACH padding): a strong validator promises identical bytes (section 8.8.1).
     """
     token = encoding.encode("latin-1")
     result: Headers = []
@@ -119,7 +129,7 @@ def compressed_headers(
         if lowered == b"content-length" or lowered == b"accept-ranges":
             continue
         if lowered == b"etag":
-            value = suffix_etag(value, token)
+            value = suffix_etag(value, token, weak=weak_etag)
         result.append((name, value))
     result.append((b"content-encoding", token))
     if content_length is not None:
@@ -129,11 +139,12 @@ def compressed_headers(
     return result
 
 
-def suffix_etag(etag: bytes, token: bytes) -> bytes:
-    """``"abc"`` -> ``"abc:br"``; weak and malformed tags are returned unchanged."""
+def suffix_etag(etag: bytes, token: bytes, *, weak: bool = False) -> bytes:
+    """``"abc"`` -> ``"abc:br"`` (``W/"abc:br"`` when ``weak``); weak and malformed tags are
+    returned unchanged."""
     etag = etag.strip()
     if len(etag) >= 2 and etag[0] == 0x22 and etag[-1] == 0x22:  # a strong, quoted tag
-        return etag[:-1] + b":" + token + b'"'
+        return (b'W/"' if weak else b'"') + etag[1:-1] + b":" + token + b'"'
     return etag
 
 
@@ -169,9 +180,19 @@ def _suffix_pattern(tokens: tuple[str, ...]) -> re.Pattern[bytes]:
     return pattern
 
 
-def resuffix_etag(headers: Iterable[tuple[bytes, bytes]], stripped: dict[bytes, bytes]) -> Headers:
-    """Give a 304's ETag back the suffix the client sent, so the client keeps its validator."""
-    return [(n, stripped.get(v.strip(), v) if n.lower() == b"etag" else v) for n, v in headers]
+def resuffix_etag(
+    headers: Iterable[tuple[bytes, bytes]], stripped: Mapping[bytes, bytes], *, weak: bool = False
+) -> Headers:
+    """Give a 304's ETag back the suffix the client sent, so the client keeps its validator
+    (weak when the encoded bytes are randomized: see :func:`compressed_headers`)."""
+    result: Headers = []
+    for name, value in headers:
+        if name.lower() == b"etag":
+            value = stripped.get(value.strip(), value)
+            if weak and value[:1] == b'"':
+                value = b"W/" + value
+        result.append((name, value))
+    return result
 
 
 def precondition_status(
@@ -213,8 +234,13 @@ def precondition_status(
     return None
 
 
+# RFC 9110 section 8.8.3: entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE, and etagc admits
+# commas, so a list of tags cannot be split on commas.
+_ENTITY_TAG = re.compile(rb'(?:W/)?"[^"]*"')
+
+
 def _tags(value: bytes) -> list[bytes]:
-    return [t.strip() for t in value.split(b",") if t.strip()]
+    return _ENTITY_TAG.findall(value)
 
 
 def _opaque(tag: bytes) -> bytes:
@@ -222,7 +248,8 @@ def _opaque(tag: bytes) -> bytes:
 
 
 # Representation metadata a 304 leaves out; ETag, Vary, Cache-Control, Date, Expires and
-# Content-Location stay (RFC 9110 section 15.4.5).
+# Content-Location stay (RFC 9110 section 15.4.5), and so does Last-Modified, which that
+# section names as useful to caches updating a stored response.
 _NOT_IN_304 = frozenset(
     (
         b"content-encoding",
@@ -231,7 +258,6 @@ _NOT_IN_304 = frozenset(
         b"content-range",
         b"content-language",
         b"content-md5",
-        b"last-modified",
         b"accept-ranges",
         b"allow",
         b"transfer-encoding",

@@ -2,39 +2,46 @@
 
 Theory of operation
 -------------------
-Rule 1: every transition of a response lives in ``Responder``, and nowhere else.
+Judgement lives in ``_decide.py`` (pure, table-tested); this module carries the decisions
+out. Every transition of a response is here, in :class:`Responder`, and nowhere else::
 
-The responder is a state machine over the messages the app sends::
-
-    START ──start──> PASSING    pass-through decided from the head alone: sent at once
-      │    ──start──> STREAMING  text/event-stream: sent at once, flushed per event
-      │    ──start──> HEAD       a HEAD to encode: encoded head sent at once, bodies emptied
-      │    ──start──> HELD       head held back until the first data decides
+    START ──start──> PASSING     decided from the head: pass (reason kept for the report)
+      │    ──start──> STREAMING   an event stream: encoded head at once, every event flushed
+      │    ──start──> HEAD_ONLY   a HEAD whose GET would be encoded: encoded head, no body
+      │    ──start──> HELD        head held until the body decides
       │
-    HELD ──body (whole body)──> DONE or FINISHING   one-shot: encoded with a new Content-Length
-         ──body (partial)────> STREAMING            encoded and flushed per message
-         ──pathsend─────────> DONE                  the file read and encoded in chunks
-         ──anything else────> PASSING               the held head goes out unchanged first
-    any state about to encode ──precondition fails──> DRAIN  a complete bodiless 304/412 is
-                                                            sent; the app's body is dropped
+    HELD ──final body, or all declared bytes──> DONE / FINISHING   one-shot (Content-Length)
+         ──HOLD_LIMIT bytes held, or the app paused──> STREAMING   a coalesced stream
+         ──pathsend─────────> DONE        the file opened first, then read and encoded
+         ──any other type───> PASSING     the held head and bytes go out unchanged first
+    any state about to encode ──precondition answered──> DROPPING   our complete 304/412 is
+                                                         sent; the app's messages are dropped
 
 FINISHING waits for the empty final message of a body that was already whole (Quart sends
 every response that way). DONE accepts only what may follow a body (trailers, unknown
 types). A message that cannot happen in a state raises ``RuntimeError`` naming both.
 
-Why hold the head: whether and how to encode depends on the body (one message or many, its
-length when no Content-Length is declared, whether encoding made it smaller), and headers
-cannot change once sent. The head is held only while that is unknown: a response that will
-pass through, and an event stream, have theirs sent at once.
+Concurrency: a held or coalesced response may be flushed by its :class:`PauseTimer` while the
+app is paused. The app's ``send`` and that flush never call the server at once: the flush runs
+only while no ``send`` is in progress, and a ``send`` that arrives during a flush waits for it.
+An app that overlaps its own ``send`` calls breaks the ASGI contract, and is told so.
+
+When the client has gone (``http.disconnect`` received by the app or by our watch over a file),
+nothing more is encoded: the app's remaining body messages are dropped.
 """
 
 from __future__ import annotations
 
 import enum
+import logging
 import secrets
-from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeVar
+from io import BufferedReader
+from typing import TYPE_CHECKING
 
+import anyio
+
+from . import _decide
+from ._decide import Action, RequestView
 from ._headers import (
     VARY_HEADER,
     ResponseHead,
@@ -43,136 +50,178 @@ from ._headers import (
     precondition_status,
     resuffix_etag,
     suffix_etag,
-    with_vary,
 )
-from ._offload import offload
+from ._offload import CodecRunner, ns_per_byte, offload
 from ._padding import padding
+from ._pause import PauseTimer
+from ._stream import EncodedStream
 from .cache import cache_get, cache_set
-from .encoders import Encoder
+from .report import CompressionReport, PassReason
 
 if TYPE_CHECKING:
-    from ._types import Message, Scope, Send
+    from ._types import Message, Receive, Scope, Send
+    from .encoders import Encoder
     from .policy import ResponsePolicy
+    from .settings import Settings
 
 __all__ = ["Responder"]
 
-_FILE_CHUNK = 256 * 1024
+logger = logging.getLogger("asgi_compress")
 
-T = TypeVar("T")
-R = TypeVar("R")
+HOLD_LIMIT = 256 * 1024
+"""Body bytes a held response may collect before it becomes a stream: a body that ends
+within it is answered whole, with a Content-Length and the best ratio."""
+
+_FILE_CHUNK = 256 * 1024
+_BODY = "http.response.body"
+
+
+def _open_binary(path: str) -> BufferedReader:
+    return open(path, "rb")
 
 
 class _State(enum.Enum):
     START = "START"
     HELD = "HELD"
     STREAMING = "STREAMING"
-    HEAD = "HEAD"
+    HEAD_ONLY = "HEAD_ONLY"
     PASSING = "PASSING"
     FINISHING = "FINISHING"
-    DRAIN = "DRAIN"
+    DROPPING = "DROPPING"
     DONE = "DONE"
 
 
+_START, _HELD, _STREAMING, _HEAD_ONLY, _PASSING, _FINISHING, _DROPPING, _DONE = _State
+
+
 class Responder:
-    """One response's way through the state machine described at the top of this module."""
+    """One response's way through the state machine described at the top of this module.
+
+    Args:
+        send: the server's send.
+        receive: the server's receive (watched for ``http.disconnect``).
+        request: what the response's fate depends on in its request.
+        settings: the middleware's settings (a policy's replace them at the start).
+        policy: the request's policy, open to the app until its response starts; ``None``
+            for a request that accepts none of our codings.
+        scope: the request's scope (its path names the response in reports).
+    """
 
     __slots__ = (
-        "_busy",
-        "_encoder",
-        "_encoding",
+        "_buffer",
+        "_bytes_in",
+        "_bytes_out",
+        "_coding",
+        "_declared",
+        "_flushing",
+        "_gone",
         "_head",
-        "_is_head",
+        "_held",
+        "_observed",
         "_policy",
+        "_reason",
+        "_receive",
+        "_request",
+        "_runner",
+        "_scope",
         "_send",
+        "_sending",
         "_settings",
         "_start",
         "_state",
-        "_stream_encoding",
-        "_thread_min_size",
-        "_stripped",
-        "_validators",
+        "_status",
+        "_stream",
+        "_timer",
     )
 
     def __init__(
         self,
         send: Send,
-        policy: ResponsePolicy,
+        receive: Receive,
+        request: RequestView,
+        settings: Settings,
+        policy: ResponsePolicy | None,
         scope: Scope,
-        encoding: str | None,
-        stream_encoding: str | None,
-        *,
-        validators: dict[bytes, bytes],
-        stripped: dict[bytes, bytes],
     ) -> None:
         self._send = send
-        self._policy = policy  # read at http.response.start: the app may change it until then
-        self._encoding = encoding
-        self._stream_encoding = stream_encoding
-        self._is_head = scope.get("method") == "HEAD"
-        self._state = _State.START
-        self._start: Message = {}
-        self._head: ResponseHead | None = None
-        self._encoder: Encoder | None = None
-        self._busy = False
-        # The client's validators as sent (suffixes included), and the suffixes we stripped
-        # from the app's view of them: b'"abc"' -> b'"abc:br"'.
-        self._validators = validators
-        self._stripped = stripped
+        self._receive = receive
+        self._request = request
+        self._settings = settings
+        self._policy = policy
+        self._scope = scope
+        self._state = _START
+        self._sending = False
+        self._gone = False
+        self._flushing: anyio.Event | None = None
+        self._timer: PauseTimer | None = None
+        self._stream: EncodedStream | None = None
+        self._runner: CodecRunner | None = None
+        self._reason: PassReason | None = None
+        self._coding: str | None = None
+
+    # -- the two ASGI callables the app is given --------------------------------------------
+
+    async def receive(self) -> Message:
+        """The server's receive, noting when the client has gone."""
+        message = await self._receive()
+        if message["type"] == "http.disconnect":
+            self._gone = True
+        return message
 
     async def send(self, message: Message) -> None:
-        if self._busy:
+        if self._sending:
             raise RuntimeError(
-                f"{message['type']!r} sent while the previous message is still being "
-                "compressed; ASGI send() calls must not overlap"
+                f"{message['type']!r} sent while the previous message is still being sent; "
+                "ASGI send() calls must not overlap"
             )
-        kind = message["type"]
-        state = self._state
-        if kind == "http.response.body":
-            if state is _State.STREAMING:
-                # The hot path of a stream: a small chunk, compressed and flushed inline.
-                body: bytes = message.get("body", b"")
-                if message.get("more_body", False) and len(body) < self._thread_min_size:
-                    if body:  # An empty continuation would only produce an empty write.
-                        encoder = self._encoder
-                        assert encoder is not None
-                        chunk = encoder.flush(body)
-                        await self._send(
-                            {"type": "http.response.body", "body": chunk, "more_body": True}
-                        )
-                    return
-                await self._stream_rest(message, body)
-            elif state is _State.PASSING:
-                await self._send(message)
-            elif state is _State.HELD:
-                await self._first_body(message)
-            elif state is _State.HEAD or state is _State.FINISHING or state is _State.DRAIN:
-                await self._trailing_body(message)
-            else:
-                raise self._unexpected(kind)
-        elif kind == "http.response.start":
-            if state is not _State.START:
-                raise self._unexpected(kind)
-            await self._on_start(message)
-        elif kind == "http.response.pathsend":
-            if state is _State.HELD:
+        self._sending = True
+        try:
+            if self._flushing is not None:
+                await self._flushing.wait()
+            kind = message["type"]
+            state = self._state
+            if kind == _BODY:
+                if state is _STREAMING:
+                    await self._stream_body(message)
+                elif state is _PASSING:
+                    if self._observed:
+                        self._bytes_in += len(message.get("body", b""))
+                    await self._send(message)
+                elif state is _HELD:
+                    await self._held_body(message)
+                elif state is _HEAD_ONLY or state is _FINISHING:
+                    await self._send_bodiless(message)
+                elif state is not _DROPPING:
+                    raise self._unexpected(kind)
+            elif kind == "http.response.start":
+                if state is not _START:
+                    raise self._unexpected(kind)
+                await self._start_response(message)
+            elif kind == "http.response.pathsend":
                 await self._pathsend(message)
-            elif state is _State.PASSING:
-                await self._send(message)
-            elif state is _State.HEAD:
-                self._state = _State.DONE
-                await self._send({"type": "http.response.body", "body": b""})
-            elif state is _State.DRAIN:
-                self._state = _State.DONE
+            elif state is _DROPPING:
+                pass  # our 304/412 announced no trailers and ended the response
             else:
-                raise self._unexpected(kind)
-        elif state is _State.DRAIN and kind == "http.response.trailers":
-            return  # our 304/412 head announced no trailers
-        else:
-            # Trailers, early hints, debug and unknown messages go on in the order sent. A held
-            # head must go first, and then it can no longer be changed: pass through.
-            if state is _State.HELD:
-                await self._pass_held()
-            await self._send(message)
+                # Trailers, early hints, debug and unknown messages go on in the order sent. A
+                # held head must go first: as a stream when body bytes showed it is one (they
+                # are flushed first), else unchanged, since nothing decided its coding yet.
+                if state is _HELD:
+                    if self._buffer:
+                        await self._send_held_as_stream()
+                        if self._stream is not None:
+                            await self._stream.flush()
+                    else:
+                        await self._send_held(PassReason.STARTED_OTHERWISE)
+                await self._send(message)
+        finally:
+            self._sending = False
+
+    def close(self) -> None:
+        """The app has returned or failed: stop the timer, and report the response."""
+        if self._timer is not None:
+            self._timer.close()
+        if self._state is not _START and self._observed:
+            self._report()
 
     def _unexpected(self, kind: str) -> RuntimeError:
         return RuntimeError(
@@ -181,275 +230,412 @@ class Responder:
 
     # -- START -----------------------------------------------------------------------------
 
-    async def _on_start(self, message: Message) -> None:
+    async def _start_response(self, message: Message) -> None:
         policy = self._policy
-        settings = self._settings = policy.settings
-        self._thread_min_size = settings.thread_min_size
-        if not settings.streams:
-            self._stream_encoding = None
+        if policy is not None:
+            policy.started = True
+            settings = self._settings = policy.settings
+            enabled = policy.enabled
+            if not settings.streams:  # read here: an extension's live config may change it
+                self._request = self._request._replace(stream_encoding=None)
+        else:
+            settings = self._settings
+            enabled = True
+        self._observed = settings.on_response is not None or logger.isEnabledFor(logging.DEBUG)
         self._start = message
+        self._status = message["status"]
+        self._bytes_in = self._bytes_out = 0
         head = self._head = ResponseHead(message.get("headers", ()))
-        status = message["status"]
-        if status == 304 and self._stripped:
-            self._state = _State.PASSING
+        self._declared = head.content_length
+        decision = _decide.decide_start(
+            self._status, head, self._request, settings, enabled=enabled
+        )
+        action = decision.action
+        if action is Action.PASS:
+            self._reason = decision.reason
+            self._state = _PASSING
+            await self._send(self._start_with_vary())
+        elif action is Action.HOLD:
+            self._state = _HELD
+            self._buffer: list[bytes] = []
+            self._held = 0
+            if self._declared is None and settings.flush_delay:
+                self._touch_timer()  # headers on time: a pause before the first body sends them
+        elif action is Action.NOT_MODIFIED:
+            self._state = _PASSING
+            self._reason = PassReason.STATUS
             # The app answered our stripped validator; a 304 carries no representation
             # metadata (Quart's keeps Content-Type), and gets the tag the client holds back.
             headers = resuffix_etag(
-                not_modified_headers(message.get("headers", ())), self._stripped
+                not_modified_headers(message.get("headers", ())),
+                self._request.stripped,
+                weak=bool(settings.breach_padding),
             )
-            await self._send({**message, "headers": with_vary(headers)})
-            return
-        length = head.content_length
-        if (
-            not policy.enabled
-            or not (200 <= status < 300)
-            or status in (204, 205, 206)
-            or head.encoded
-            or head.no_transform
-            or head.partial
-            or (length is not None and (length < settings.min_size or length == 0))
-            or not settings.is_compressible_type(head.media_type)
-        ):
-            await self._pass_held()
-            return
-        if head.media_type == "text/event-stream" or self._is_head:
-            # Decided from the head alone: an event stream must not wait for its first event,
-            # and a HEAD has no body to judge. A HEAD gets GET's decision and headers, minus a
-            # Content-Length, which only the encoded body would tell.
-            is_stream = head.media_type == "text/event-stream" or length is None
-            encoding = self._stream_encoding if is_stream else self._encoding
-            if encoding is None:
-                await self._pass_held()
+            if head.needs_vary:
+                headers.append(VARY_HEADER)
+            await self._send({**message, "headers": headers})
+        else:
+            coding = decision.coding
+            assert coding is not None
+            stream = action is Action.STREAM
+            if await self._send_precondition_answer(coding, stream=stream, more=True):
                 return
-            if await self._refused_by_precondition(encoding, is_stream=is_stream):
-                return
-            if self._is_head:
-                self._state = _State.HEAD
-                await self._send_encoded_start(encoding, content_length=None)
-                return
-            self._state = _State.STREAMING
-            self._encoder, prefix = self._open(encoding)
-            await self._send_encoded_start(encoding, content_length=None)
-            if prefix:
-                await self._send({"type": "http.response.body", "body": prefix, "more_body": True})
-            return
-        self._state = _State.HELD
+            self._coding = coding
+            if stream:
+                await self._send_stream_start(coding, flush_each=True)
+            else:
+                self._state = _HEAD_ONLY
+                await self._send_encoded_start(coding, content_length=None)
 
     # -- HELD ------------------------------------------------------------------------------
 
-    async def _first_body(self, message: Message) -> None:
+    async def _held_body(self, message: Message) -> None:
         body: bytes = message.get("body", b"")
         more: bool = message.get("more_body", False)
-        if not body and more:
-            return  # Empty messages before the first data decide nothing and write nothing.
-        assert self._head is not None
-        declared = self._head.content_length
-        if not more or len(body) == declared:
-            await self._one_shot(message, body, more, declared)
+        if self._gone:
+            self._drop(more)
             return
-        opened = await self._open_stream(message, more=True)
-        if opened is None:
+        self._bytes_in += len(body)
+        if not more or self._held + len(body) == self._declared:
+            # The whole body: from this message alone, or with what was held before it.
+            streamed = bool(self._buffer)
+            if streamed:
+                body = b"".join((*self._buffer, body))
+                self._buffer = []
+            await self._send_whole(body, more=more, streamed=streamed)
             return
-        encoding, encoder, prefix = opened
-        self._encoder = encoder
-        if len(body) < self._thread_min_size:
-            chunk = prefix + encoder.flush(body)
-        else:
-            chunk = prefix + await self._offload(encoder.flush, body)
-        self._state = _State.STREAMING
-        await self._send_encoded_start(encoding, content_length=None)
-        await self._send({"type": "http.response.body", "body": chunk, "more_body": True})
-
-    async def _one_shot(
-        self, message: Message, body: bytes, more: bool, declared: int | None
-    ) -> None:
-        encoding = self._encoding
-        settings = self._settings
-        size = len(body)
+        if not body:
+            return  # an empty message decides nothing and writes nothing
+        self._buffer.append(body)
+        self._held += len(body)
+        # Coalescing waits for more only when a stream coding would follow; per-message
+        # flushing (flush_delay=0) starts the stream at once, as does a full hold.
         if (
-            encoding is None
-            or size == 0
-            or size < settings.min_size
-            or (declared is not None and declared != size)  # the app's error: let the server see it
+            not self._settings.flush_delay
+            or self._held >= HOLD_LIMIT
+            or self._request.stream_encoding is None
         ):
-            await self._pass_held()
-            await self._send(message)
+            await self._send_held_as_stream()
+        else:
+            self._touch_timer()
+
+    async def _send_whole(self, body: bytes, *, more: bool, streamed: bool) -> None:
+        """Answer a held response whose whole body is known: encoded with its length, or as
+        it came. ``more``: the app's empty final message is still to come. ``streamed``: the
+        app sent it in several messages, which counts as a stream for conditionals."""
+        assert self._head is not None
+        decision = _decide.decide_whole(len(body), self._head, self._request, self._settings)
+        if decision.action is Action.PASS:
+            self._reason = decision.reason
+            await self._send_unencoded(body, more=more)
             return
-        if await self._refused_by_precondition(encoding, is_stream=False, more=more):
+        coding = decision.coding
+        assert coding is not None
+        if await self._send_precondition_answer(coding, stream=streamed, more=more):
             return
-        encoded = await self._encode_whole(encoding, body)
+        encoded = await self._encode_whole(coding, body)
         if encoded is None:
-            # Encoding did not pay (already compressed or tiny): the original is the better answer.
-            await self._pass_held()
-            await self._send(message)
+            self._reason = PassReason.NOT_SMALLER
+            await self._send_unencoded(body, more=more)
             return
-        self._state = _State.FINISHING if more else _State.DONE
+        self._coding = coding
+        self._state = _FINISHING if more else _DONE
         # With trailers the body goes out chunked; a Content-Length would contradict it.
         length = None if self._start.get("trailers") else len(encoded)
-        await self._send_encoded_start(encoding, content_length=length)
-        await self._send({"type": "http.response.body", "body": encoded, "more_body": more})
+        self._bytes_out = len(encoded)
+        await self._send_encoded_start(coding, content_length=length)
+        await self._send({"type": _BODY, "body": encoded, "more_body": more})
 
-    async def _encode_whole(self, encoding: str, body: bytes) -> bytes | None:
+    async def _encode_whole(self, coding: str, body: bytes) -> bytes | None:
         """The encoded body, from the policy's cache when it has it; ``None`` if not smaller."""
         policy = self._policy
-        cache, key = policy.cache, policy.cache_key
+        cache, key = (policy.cache, policy.cache_key) if policy is not None else (None, None)
         if cache is not None and key is not None:
-            key = f"{encoding};{key}"
+            key = f"{coding};{key}"
             cached = await cache_get(cache, key)
             if cached is not None:
                 return cached
-        encoder, prefix = self._open(encoding)
-        if len(body) < self._thread_min_size:
-            encoded = prefix + encoder.finish(body)
-        else:
-            encoded = prefix + await self._offload(encoder.finish, body)
+        encoder, prefix = self._new_encoder(coding)
+        encoded = prefix + await self._codec_runner(coding).run(encoder.finish, body)
         if len(encoded) >= len(body):
             return None
         if cache is not None and key is not None:
             await cache_set(cache, key, encoded)
         return encoded
 
-    async def _pathsend(self, message: Message) -> None:
-        """Encode a file the app asked the server to send (ASGI path send extension)."""
-        opened = await self._open_stream(message, more=False)
-        if opened is None:
+    async def _send_held_as_stream(self) -> None:
+        """The held response is a stream: its head goes out, then what was held, encoded."""
+        decision = _decide.decide_stream(self._request)
+        if decision.action is Action.PASS:
+            self._reason = decision.reason
+            await self._send_held(decision.reason)
             return
-        encoding, encoder, prefix = opened
-        self._state = _State.STREAMING
-        await self._send_encoded_start(encoding, content_length=None)
-        if prefix:
-            await self._send({"type": "http.response.body", "body": prefix, "more_body": True})
-        # Reading and encoding both block, so each step runs on a worker thread. The file is
-        # ours to chunk: no app boundaries to preserve, so no flush per read.
-        with open(message["path"], "rb") as file:  # noqa: ASYNC230 - reads happen in offload()
+        coding = decision.coding
+        assert coding is not None
+        if await self._send_precondition_answer(coding, stream=True, more=True):
+            return
+        self._coding = coding
+        stream = await self._send_stream_start(coding, flush_each=not self._settings.flush_delay)
+        held, self._buffer = b"".join(self._buffer), []
+        if held:
+            await stream.write(held)
 
-            def encode_next(size: int) -> bytes | None:
-                data = file.read(size)
-                return encoder.compress(data) if data else None
-
-            while (chunk := await self._offload(encode_next, _FILE_CHUNK)) is not None:
-                if chunk:
-                    await self._send(
-                        {"type": "http.response.body", "body": chunk, "more_body": True}
-                    )
-        self._state = _State.DONE
-        await self._send(
-            {"type": "http.response.body", "body": encoder.finish(), "more_body": False}
-        )
+    async def _on_pause(self) -> None:
+        """The app has sent nothing for ``flush_delay``: make what it sent decodable (and a
+        held head go out). Runs in the pause timer's task, never during a send."""
+        if self._sending:
+            return  # that send is not over; it re-arms the timer if it leaves bytes waiting
+        self._flushing = flushing = anyio.Event()
+        try:
+            if self._state is _HELD and not self._gone:
+                await self._send_held_as_stream()
+            if self._state is _STREAMING and not self._gone:
+                assert self._stream is not None
+                await self._stream.flush()
+        except OSError:
+            self._gone = True  # the server could not write: the client has gone
+        finally:
+            self._flushing = None
+            flushing.set()
 
     # -- STREAMING -------------------------------------------------------------------------
 
-    async def _stream_rest(self, message: Message, body: bytes) -> None:
-        """What the hot path in :meth:`send` leaves: a large chunk, or the final message."""
-        encoder = self._encoder
-        assert encoder is not None
-        if message.get("more_body", False):  # only large chunks get here
-            chunk = await self._offload(encoder.flush, body)
-            await self._send({"type": "http.response.body", "body": chunk, "more_body": True})
+    async def _stream_body(self, message: Message) -> None:
+        body: bytes = message.get("body", b"")
+        more: bool = message.get("more_body", False)
+        if self._gone:
+            self._drop(more)
             return
-        self._state = _State.DONE
-        if len(body) < self._thread_min_size:
-            chunk = encoder.finish(body)
+        stream = self._stream
+        assert stream is not None
+        self._bytes_in += len(body)
+        declared = self._declared
+        if declared is not None and self._bytes_in > declared:
+            raise RuntimeError("response body is longer than its declared Content-Length")
+        if more:
+            if body:
+                await stream.write(body)
+                if stream.pending:
+                    self._touch_timer()
+            return
+        if declared is not None and self._bytes_in < declared:
+            # Ending the encoded stream cleanly would hide the app's error from the server
+            # and the client (RFC 9112 section 6.3): it must see an incomplete message.
+            raise RuntimeError(
+                f"response body ended after {self._bytes_in} of its declared {declared} bytes"
+            )
+        self._state = _DONE
+        await stream.end(body)
+
+    # -- pathsend (ASGI path send extension) ---------------------------------------------
+
+    async def _pathsend(self, message: Message) -> None:
+        state = self._state
+        if state is _PASSING:
+            await self._send(message)
+        elif state is _HEAD_ONLY:
+            self._state = _DONE
+            await self._send({"type": _BODY, "body": b"", "more_body": False})
+        elif state is _DROPPING:
+            pass
+        elif state is _HELD or state is _STREAMING:
+            await self._send_file(message)
         else:
-            chunk = await self._offload(encoder.finish, body)
-        self._encoder = None
-        await self._send({"type": "http.response.body", "body": chunk, "more_body": False})
+            raise self._unexpected(message["type"])
 
-    # -- HEAD, FINISHING and DRAIN ---------------------------------------------------------
+    async def _send_file(self, message: Message) -> None:
+        """Encode the file the app asked the server to send. It is opened before anything
+        is sent, so a missing or unreadable file fails the app, not a half-sent response."""
+        file = await offload(_open_binary, message["path"])
+        with file:
+            if self._state is _HELD:
+                if self._buffer:  # body bytes before a path send: not a file response
+                    await self._send_held(PassReason.STARTED_OTHERWISE)
+                    await self._send(message)
+                    return
+                await self._send_held_as_stream()
+                if self._state is not _STREAMING:  # passed or answered by a precondition
+                    if self._state is _PASSING:
+                        await self._send(message)
+                    return
+            stream = self._stream
+            assert stream is not None and self._coding is not None
+            runner = self._codec_runner(self._coding)
 
-    async def _trailing_body(self, message: Message) -> None:
-        """Body messages whose bytes are not sent: a HEAD's, after a whole body, after a 304."""
-        if self._state is _State.FINISHING and message.get("body"):
+            def encode_next(size: int) -> bytes | None:
+                data = file.read(size)
+                return stream.compress(data) if data else None
+
+            async with anyio.create_task_group() as watch:
+                watch.start_soon(self._watch_for_disconnect, watch.cancel_scope)
+                while (
+                    not self._gone
+                    and (chunk := await runner.on_thread(encode_next, _FILE_CHUNK)) is not None
+                ):
+                    if chunk:
+                        await stream.send_chunk(chunk)
+                watch.cancel_scope.cancel()
+        self._state = _DONE
+        if not self._gone:
+            await stream.end(b"")
+
+    async def _watch_for_disconnect(self, scope: anyio.CancelScope) -> None:
+        """While a file is encoded no app reads ``receive``: watch it for the client leaving
+        (some servers' ``send`` returns silently once it has, and the file would be read and
+        encoded to its end for nobody)."""
+        while (await self.receive())["type"] != "http.disconnect":
+            pass
+        scope.cancel()
+
+    # -- HEAD_ONLY, FINISHING and DROPPING -------------------------------------------------
+
+    async def _send_bodiless(self, message: Message) -> None:
+        """Body messages whose bytes are not sent: a HEAD's, after a whole body."""
+        if self._state is _FINISHING and message.get("body"):
             raise RuntimeError("response body is longer than its declared Content-Length")
         if not message.get("more_body", False):
-            drained = self._state is _State.DRAIN  # our 304/412 has already ended the response
-            self._state = _State.DONE
-            if not drained:
-                await self._send({"type": "http.response.body", "body": b"", "more_body": False})
+            self._state = _DONE
+            await self._send({"type": _BODY, "body": b"", "more_body": False})
 
-    # -- helpers ---------------------------------------------------------------------------
+    def _drop(self, more: bool) -> None:
+        """The client has gone: nothing more is encoded or sent for it."""
+        if not more:
+            self._state = _DONE
+            if self._reason is None and self._stream is None:
+                self._reason = PassReason.CLIENT_GONE
 
-    async def _refused_by_precondition(
-        self, encoding: str, *, is_stream: bool, more: bool = True
-    ) -> bool:
-        """Send a bodiless 304/412 instead of encoding, when the policy asks for conditional
-        evaluation and the request's validators say so. Decided before any encoding work."""
+    # -- helpers that send -----------------------------------------------------------------
+
+    async def _send_precondition_answer(self, coding: str, *, stream: bool, more: bool) -> bool:
+        """Send a bodiless 304/412 instead of the encoded response when the policy asks for
+        conditional evaluation and the GET/HEAD's validators say so (decided before any
+        encoding work). Returns whether it answered."""
         policy = self._policy
+        validators = self._request.validators
         if (
-            not policy.evaluate_conditional
-            or not self._validators
-            or (is_stream and not policy.evaluate_conditional_streams)
+            policy is None
+            or not validators
+            or not policy.evaluate_conditional
+            or (stream and not policy.evaluate_conditional_streams)
         ):
             return False
-        assert self._head is not None
-        etag = self._head.etag
+        head = self._head
+        assert head is not None
+        weak = bool(self._settings.breach_padding)
+        etag = head.etag
         if etag is not None:
-            etag = suffix_etag(etag, encoding.encode("latin-1"))
-        status = precondition_status(self._validators, etag, self._head.last_modified)
+            etag = suffix_etag(etag, coding.encode("latin-1"), weak=weak)
+        status = precondition_status(validators, etag, head.last_modified)
         if status is None:
             return False
         headers = not_modified_headers(self._start.get("headers", ()))
         headers = [(n, etag if n.lower() == b"etag" and etag else v) for n, v in headers]
         if status == 412:
-            headers = [(n, v) for n, v in headers if n.lower() != b"etag"]
+            headers = [(n, v) for n, v in headers if n.lower() not in (b"etag", b"last-modified")]
             headers.append((b"content-length", b"0"))
-        if self._head.needs_vary:
+        if head.needs_vary:
             headers.append(VARY_HEADER)
-        self._state = _State.DRAIN if more else _State.DONE
+        self._state = _DROPPING if more else _DONE
+        self._status = status
+        self._reason = PassReason.STATUS
         await self._send({"type": "http.response.start", "status": status, "headers": headers})
-        await self._send({"type": "http.response.body", "body": b"", "more_body": False})
+        await self._send({"type": _BODY, "body": b"", "more_body": False})
         return True
 
-    async def _open_stream(
-        self, message: Message, *, more: bool
-    ) -> tuple[str, Encoder, bytes] | None:
-        """Begin encoding a held response as a stream: its coding, encoder and first bytes.
+    async def _send_stream_start(self, coding: str, *, flush_each: bool) -> EncodedStream:
+        """Send the encoded head of a stream and open its encoder."""
+        encoder, prefix = self._new_encoder(coding)
+        stream = self._stream = EncodedStream(
+            self._send, encoder, self._codec_runner(coding), prefix, flush_each=flush_each
+        )
+        self._state = _STREAMING
+        await self._send_encoded_start(coding, content_length=None)
+        return stream
 
-        ``None`` when it is not to be encoded (no streaming coding accepted: the held head and
-        ``message`` have been passed on) or a precondition answered it (304/412 sent).
-        ``more`` says whether the app will send more messages after ``message``.
-        """
-        encoding = self._stream_encoding
-        if encoding is None:
-            await self._pass_held()
-            await self._send(message)
-            return None
-        if await self._refused_by_precondition(encoding, is_stream=True, more=more):
-            return None
-        encoder, prefix = self._open(encoding)
-        return encoding, encoder, prefix
+    async def _send_held(self, reason: PassReason | None) -> None:
+        """Send the original head (Vary merged) and the bytes held so far; pass the rest."""
+        self._reason = reason
+        held, self._buffer = b"".join(self._buffer), []
+        self._state = _PASSING
+        await self._send(self._start_with_vary())
+        if held:
+            await self._send({"type": _BODY, "body": held, "more_body": True})
 
-    def _open(self, encoding: str) -> tuple[Encoder, bytes]:
-        """A fresh encoder, and the bytes to send before its first output: its BREACH padding
-        when ``breach_padding`` is set (a random length, fresh for every response)."""
-        encoder = self._settings.encoders[encoding]()
-        limit = self._settings.breach_padding
-        return encoder, padding(encoder, secrets.randbelow(limit + 1)) if limit else b""
+    async def _send_unencoded(self, body: bytes, *, more: bool) -> None:
+        """Send the original head and the whole body as the app sent them."""
+        self._state = _PASSING
+        await self._send(self._start_with_vary())
+        await self._send({"type": _BODY, "body": body, "more_body": more})
 
-    async def _pass_held(self) -> None:
-        """Send the original head (with Vary merged) and pass everything after it."""
-        self._state = _State.PASSING
-        start = self._start
-        assert self._head is not None
-        if self._head.needs_vary:  # already known from the head: no second scan
-            start = {**start, "headers": [*start.get("headers", ()), VARY_HEADER]}
-        await self._send(start)
-
-    async def _send_encoded_start(self, encoding: str, *, content_length: int | None) -> None:
+    async def _send_encoded_start(self, coding: str, *, content_length: int | None) -> None:
         assert self._head is not None
         headers = compressed_headers(
             self._start.get("headers", ()),
-            encoding,
+            coding,
             content_length=content_length,
             needs_vary=self._head.needs_vary,
+            weak_etag=bool(self._settings.breach_padding),
         )
         await self._send({**self._start, "headers": headers})
 
-    async def _offload(self, func: Callable[[T], R], arg: T) -> R:
-        """Run a compression step on a worker thread (callers keep small chunks inline:
-        a hand-off costs more than compressing them)."""
-        self._busy = True
-        try:
-            return await offload(func, arg)
-        finally:
-            self._busy = False
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _start_with_vary(self) -> Message:
+        start = self._start
+        assert self._head is not None
+        if self._head.needs_vary:  # known from the head: no second scan
+            return {**start, "headers": [*start.get("headers", ()), VARY_HEADER]}
+        return start
+
+    def _touch_timer(self) -> None:
+        timer = self._timer
+        if timer is None:
+            timer = self._timer = PauseTimer(self._settings.flush_delay, self._on_pause)
+        timer.touch()
+
+    def _new_encoder(self, coding: str) -> tuple[Encoder, bytes]:
+        """A fresh encoder, and the bytes to send before its first output: its BREACH padding
+        when ``breach_padding`` is set (a random length, fresh for every response)."""
+        encoder = self._settings.encoders[coding]()
+        limit = self._settings.breach_padding
+        return encoder, padding(encoder, secrets.randbelow(limit + 1)) if limit else b""
+
+    def _codec_runner(self, coding: str) -> CodecRunner:
+        runner = self._runner
+        if runner is None:
+            settings = self._settings
+            runner = self._runner = CodecRunner(
+                ns_per_byte(coding, settings.level_for(coding)),
+                settings.thread_min_size,
+                timed=self._observed,
+            )
+        return runner
+
+    def _report(self) -> None:
+        head = self._head
+        scope = self._scope
+        stream = self._stream
+        coding = self._coding if self._reason is None else None
+        report = CompressionReport(
+            coding=coding,
+            reason=self._reason,
+            status=self._status,
+            media_type=head.media_type if head is not None else "",
+            bytes_in=self._bytes_in,
+            bytes_out=stream.bytes_out if stream is not None else self._bytes_out or self._bytes_in,
+            codec_seconds=self._runner.seconds if self._runner is not None else 0.0,
+            cached=False,
+            path=scope.get("root_path", "") + scope.get("path", ""),
+        )
+        logger.debug(
+            "%s %s: %s",
+            report.path,
+            report.status,
+            coding or (report.reason and report.reason.value),
+        )
+        hook = self._settings.on_response
+        if hook is not None:
+            try:
+                hook(report)
+            except Exception:
+                logger.exception("the on_response hook failed")

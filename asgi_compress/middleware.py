@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._headers import strip_validator_suffixes, with_vary
+from ._decide import RequestView
+from ._headers import strip_validator_suffixes
 from ._responder import Responder
 from .negotiation import choose_encoding
 from .policy import SCOPE_KEY, ResponsePolicy
@@ -28,7 +29,7 @@ from .settings import Settings
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from ._types import ASGIApp, Message, Receive, Scope, Send
+    from ._types import ASGIApp, Receive, Scope, Send
     from .settings import Options
 
 __all__ = ["CompressMiddleware"]
@@ -70,9 +71,13 @@ class CompressMiddleware:
             await self.app(scope, receive, send)
             return
         settings = self.settings
+        headers = scope["headers"]
+        if not isinstance(headers, list):  # ASGI: any iterable; read it once, hand on a list
+            headers = list(headers)
+            scope = {**scope, "headers": headers}
         accept: list[bytes] = []
         validators: dict[bytes, bytes] = {}
-        for name, value in scope["headers"]:
+        for name, value in headers:
             if not name.islower():  # servers send lowercase names; anything else still counts
                 name = name.lower()
             if name == b"accept-encoding":
@@ -80,36 +85,55 @@ class CompressMiddleware:
             elif name in _VALIDATORS:
                 old = validators.get(name)
                 validators[name] = value if old is None else old + b"," + value
-        if not accept:  # the common case for bots and health checks: nothing to negotiate
-            await self.app(scope, receive, _VaryOnly(send).send)
-            return
-        header = b",".join(accept).decode("latin-1")
-        encoding = choose_encoding(header, settings.algorithm)
-        stream_encoding = (
-            encoding
-            if settings.algorithm_streaming == settings.algorithm
-            else choose_encoding(header, settings.algorithm_streaming)
-        )
+        encoding = stream_encoding = None
+        if accept:
+            header = b",".join(accept).decode("latin-1")
+            encoding = choose_encoding(header, settings.algorithm)
+            stream_encoding = (
+                encoding
+                if settings.algorithm_streaming == settings.algorithm
+                else choose_encoding(header, settings.algorithm_streaming)
+            )
+        policy = None
         if encoding is None and stream_encoding is None:
-            await self.app(scope, receive, _VaryOnly(send).send)
-            return
-        stripped: dict[bytes, bytes] = {}
-        if validators or _ZEROCOPY in scope.get("extensions", ()):
-            tokens = tuple(sorted({t for t in (encoding, stream_encoding) if t is not None}))
-            scope = _scope_for_app(scope, tokens, stripped)
-        policy = scope[SCOPE_KEY] = self.new_policy(scope)
-        responder = Responder(
-            send, policy, scope, encoding, stream_encoding, validators=validators, stripped=stripped
-        )
-        await self.app(scope, receive, responder.send)
+            # Never encoded: Vary is still merged, so that caches keep the variants apart.
+            request = _HEAD_NOTHING_ACCEPTED if scope["method"] == "HEAD" else _NOTHING_ACCEPTED
+        else:
+            stripped: dict[bytes, bytes] = {}
+            if validators or _ZEROCOPY in scope.get("extensions", ()):
+                tokens = tuple(sorted({t for t in (encoding, stream_encoding) if t is not None}))
+                scope, stripped = _scope_for_app(scope, tokens)
+            method = scope["method"]
+            request = RequestView(
+                encoding,
+                stream_encoding,
+                is_head=method == "HEAD",
+                # RFC 9110 section 13.2.1: only GET and HEAD are ours to answer with 304/412;
+                # for other methods only the app knows whether it acted.
+                validators=validators if method in _SAFE else {},
+                stripped=stripped,
+            )
+            policy = scope[SCOPE_KEY] = self.new_policy(scope)
+        responder = Responder(send, receive, request, settings, policy, scope)
+        try:
+            await self.app(scope, responder.receive, responder.send)
+        finally:
+            responder.close()
 
 
-def _scope_for_app(scope: Scope, tokens: tuple[str, ...], stripped: dict[bytes, bytes]) -> Scope:
-    """A copy of the scope with our validator suffixes stripped and zerocopysend withdrawn.
+_SAFE = frozenset(("GET", "HEAD"))
+_NOTHING_ACCEPTED = RequestView(None, None)
+_HEAD_NOTHING_ACCEPTED = RequestView(None, None, is_head=True)
+
+
+def _scope_for_app(scope: Scope, tokens: tuple[str, ...]) -> tuple[Scope, dict[bytes, bytes]]:
+    """A copy of the scope with our validator suffixes stripped and zerocopysend withdrawn,
+    and the suffixes stripped (``b'"abc"' -> b'"abc:br"'``, to give a 304 its tag back).
 
     The suffix (``"abc:br"``) is our doing; the app only knows ``"abc"``. Zero-copy send hands
     the file to the server's socket, which would skip the encoder (ASGI zero-copy extension).
     """
+    stripped: dict[bytes, bytes] = {}
     scope = dict(scope)
     scope["headers"] = [
         (n, strip_validator_suffixes(v, tokens, stripped) if n.lower() in _VALIDATORS else v)
@@ -118,25 +142,4 @@ def _scope_for_app(scope: Scope, tokens: tuple[str, ...], stripped: dict[bytes, 
     extensions = scope.get("extensions")
     if extensions and _ZEROCOPY in extensions:
         scope["extensions"] = {k: v for k, v in extensions.items() if k != _ZEROCOPY}
-    return scope
-
-
-class _VaryOnly:
-    """The responder for a request that accepts no coding of ours: the response passes
-    through, with ``Vary: Accept-Encoding`` merged in so caches keep variants apart."""
-
-    __slots__ = ("_send", "_started")
-
-    def __init__(self, send: Send) -> None:
-        self._send = send
-        self._started = False
-
-    async def send(self, message: Message) -> None:
-        if message["type"] == "http.response.start":
-            if self._started:
-                raise RuntimeError(
-                    "unexpected ASGI message 'http.response.start' in response state PASSING"
-                )
-            self._started = True
-            message = {**message, "headers": with_vary(message.get("headers", ()))}
-        await self._send(message)
+    return scope, stripped

@@ -39,6 +39,10 @@ class PassReason(str, enum.Enum):
     """Empty, or smaller than ``min_size``."""
     NOT_SMALLER = "not-smaller"
     """Encoding did not make it smaller (already compressed data)."""
+    LENGTH_MISMATCH = "length-mismatch"
+    """The body's length contradicts the app's Content-Length: passed for the server to see."""
+    CLIENT_GONE = "client-gone"
+    """The client disconnected before the response was decided."""
     STARTED_OTHERWISE = "passed"
     """The app's messages left no choice: a head followed by a message type we do not encode
     (trailers first, an early hint, an unknown extension message)."""

@@ -16,12 +16,14 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from .encoders import ENCODERS, Encoder, encoder_unavailable_reason
+from .report import ReportHook
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
 __all__ = [
     "DEFAULT_ALGORITHMS",
+    "DEFAULT_FLUSH_DELAY",
     "DEFAULT_MIMETYPES",
     "DEFAULT_THREAD_MIN_SIZE",
     "EXTENSION_DEFAULTS",
@@ -78,6 +80,12 @@ DEFAULT_MIMETYPES = (
 # inline, and the hand-off adds 9-42%. Starlette's GZipMiddleware uses the same size.
 DEFAULT_THREAD_MIN_SIZE = 128 * 1024
 
+# From benchmarks/streams.py: a pause this long ends a burst of messages (a generator's
+# messages arrive microseconds apart; a token stream's tens of milliseconds apart), and it
+# adds at most this much latency to a stream's bytes. 0 flushes every message.
+DEFAULT_FLUSH_DELAY = 0.005
+_MAX_FLUSH_DELAY = 1.0
+
 # option -> (lowest, highest) for the integer settings; None means unbounded.
 _RANGES: dict[str, tuple[int, int | None]] = {
     "level": (-1, 9),
@@ -110,6 +118,8 @@ class Options(TypedDict, total=False):
     streams: bool
     thread_min_size: int
     breach_padding: int
+    flush_delay: float
+    on_response: ReportHook | None
 
 
 def config_key(option: str) -> str:
@@ -144,6 +154,9 @@ class Settings:
     streams: bool = True
     thread_min_size: int = DEFAULT_THREAD_MIN_SIZE
     breach_padding: int = 0
+    flush_delay: float = DEFAULT_FLUSH_DELAY
+    success_only: bool = False
+    on_response: ReportHook | None = field(default=None, repr=False, compare=False)
     encoders: Mapping[str, Callable[[], Encoder]] = field(
         default_factory=dict, repr=False, compare=False
     )
@@ -163,7 +176,16 @@ class Settings:
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
         """Build the settings from ``COMPRESS_*`` keys; errors name the config key."""
-        return _build(options_from_config(config), name=config_key)
+        return _build(options_from_config(config), name=config_key, success_only=True)
+
+    def level_for(self, coding: str) -> int:
+        """The configured level (quality, for br) of ``coding``."""
+        return {
+            "gzip": self.level,
+            "deflate": self.deflate_level,
+            "br": self.br_level,
+            "zstd": self.zstd_level,
+        }.get(coding, self.zstd_level)
 
     def is_compressible_type(self, media_type: str) -> bool:
         """Whether a media type (lowercase, no parameters) is in ``mimetypes``."""
@@ -172,7 +194,9 @@ class Settings:
         )
 
 
-def _build(options: Mapping[str, Any], *, name: Callable[[str], str]) -> Settings:
+def _build(
+    options: Mapping[str, Any], *, name: Callable[[str], str], success_only: bool = False
+) -> Settings:
     unknown = sorted(set(options) - set(Options.__annotations__))
     if unknown:
         known = ", ".join(Options.__annotations__)
@@ -185,6 +209,14 @@ def _build(options: Mapping[str, Any], *, name: Callable[[str], str]) -> Setting
         raise ValueError(
             f"{name('br_block')} must be 0 (automatic) or 16..24, got {values['br_block']}"
         )
+    if "flush_delay" in options:
+        values["flush_delay"] = _seconds(options["flush_delay"], name("flush_delay"))
+    if options.get("on_response") is not None:
+        if not callable(options["on_response"]):
+            raise TypeError(
+                f"{name('on_response')} must be callable, got {options['on_response']!r}"
+            )
+        values["on_response"] = options["on_response"]
     if "streams" in options:
         if not isinstance(options["streams"], bool):
             raise TypeError(f"{name('streams')} must be a bool, got {options['streams']!r}")
@@ -198,7 +230,7 @@ def _build(options: Mapping[str, Any], *, name: Callable[[str], str]) -> Setting
     )
     if "mimetypes" in options:
         values["mimetypes"] = _mimetypes(options["mimetypes"], name("mimetypes"))
-    settings = Settings(**values)
+    settings = Settings(**values, success_only=success_only)
     mimetypes = settings.mimetypes
     object.__setattr__(settings, "encoders", _encoder_factories(settings))
     object.__setattr__(settings, "_exact_types", frozenset(t for t in mimetypes if t[-1] != "*"))
@@ -213,6 +245,14 @@ def _int_in_range(value: object, low: int, high: int | None, name: str) -> int:
         span = f"{low}..{high}" if high is not None else f">= {low}"
         raise ValueError(f"{name} must be in {span}, got {value}")
     return value
+
+
+def _seconds(value: object, name: str) -> float:
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise TypeError(f"{name} must be a number of seconds, got {value!r}")
+    if not 0 <= value <= _MAX_FLUSH_DELAY:  # also rejects NaN
+        raise ValueError(f"{name} must be in 0..{_MAX_FLUSH_DELAY} seconds, got {value}")
+    return float(value)
 
 
 def _words(value: object, name: str, *, lower: bool = True) -> list[str]:

@@ -15,6 +15,7 @@ from asgi_compress.settings import Options
 
 from .conftest import (
     ENCODINGS,
+    Decoder,
     Recorded,
     app_sending,
     body,
@@ -56,9 +57,6 @@ async def test_one_shot_body_is_encoded_with_new_length(encoding: str) -> None:
         pytest.param(
             start(headers=[("content-range", "bytes 0-3999/9000")]), BIG, id="content-range"
         ),
-        pytest.param(start(status=301), BIG, id="redirect"),
-        pytest.param(start(status=404), BIG, id="404"),
-        pytest.param(start(status=500), BIG, id="500"),
         pytest.param(start(headers=[("content-encoding", "gzip")]), BIG, id="already-encoded"),
         pytest.param(start(headers=[("Content-Encoding", "identity")]), BIG, id="ce-identity"),
         pytest.param(
@@ -125,7 +123,9 @@ async def test_declared_length_judges_a_body_sent_in_several_messages() -> None:
     ]
     rec = await run(CompressMiddleware(app_sending(msgs)), accept_encoding="gzip")
     assert rec.headers["content-encoding"] == "gzip"
-    assert "content-length" not in rec.headers  # a stream: the encoded length is unknown up front
+    # Within the hold limit the declared body is collected and answered whole, with the
+    # encoded length (per-message flushing would only cost ratio).
+    assert rec.headers["content-length"] == str(len(rec.body))
     assert decode("gzip", rec.body) == BIG
 
     small = [start(content_length=400), body(text(200), True), body(text(200, seed=1))]
@@ -286,14 +286,17 @@ async def test_unknown_and_debug_messages_are_forwarded_in_order() -> None:
     msgs = [debug, hint, start(), body(BIG, True), custom, body(BIG)]
     rec = await run(CompressMiddleware(app_sending(msgs)), accept_encoding="gzip")
     types = [m["type"] for m in rec.messages]
-    assert types == [
+    # The body held before x.custom is flushed ahead of it: order is kept, bytes decodable.
+    assert [t for t in types if t != "http.response.body"] == [
         "http.response.debug",
         "http.response.early_hint",
         "http.response.start",
-        "http.response.body",
         "x.custom",
-        "http.response.body",
     ]
+    custom_at = types.index("x.custom")
+    flushed = b"".join(m["body"] for m in rec.messages[3:custom_at])
+    assert Decoder("gzip").feed(flushed) == BIG
+    assert types[-1] == "http.response.body"
     assert rec.messages[0] is not None and rec.messages[0]["info"] == {"template": "x"}
     assert decode("gzip", rec.body) == BIG + BIG
 
@@ -396,7 +399,8 @@ async def test_streams_option_false_leaves_streams_alone() -> None:
 
 
 async def test_algorithm_streaming_is_used_for_streams_only() -> None:
-    mw = Options(algorithm="gzip", algorithm_streaming=["br"])
+    # Per-message flushing: a short stream would otherwise be answered whole (one-shot).
+    mw = Options(algorithm="gzip", algorithm_streaming=["br"], flush_delay=0)
     stream = await run(
         CompressMiddleware(app_sending([start(), body(BIG, True), body(BIG)]), **mw),
         accept_encoding="gzip, br",
@@ -468,11 +472,13 @@ async def test_conditional_requests_are_answered_before_encoding(
 async def test_conditionals_on_streams_only_when_asked() -> None:
     msgs = [start(headers=[("etag", '"s"')]), body(BIG, True), body(BIG)]
     scope_headers = [("if-none-match", '"s:gzip"')]
-    off = CompressMiddleware(policy_app(msgs, evaluate_conditional=True))
+    # Per-message flushing: a short stream would otherwise be answered whole (one-shot).
+    off = CompressMiddleware(policy_app(msgs, evaluate_conditional=True), flush_delay=0)
     rec = await run(off, make_scope(headers=scope_headers, accept_encoding="gzip"))
     assert rec.status == 200 and decode("gzip", rec.body) == BIG + BIG
     on = CompressMiddleware(
-        policy_app(msgs, evaluate_conditional=True, evaluate_conditional_streams=True)
+        policy_app(msgs, evaluate_conditional=True, evaluate_conditional_streams=True),
+        flush_delay=0,
     )
     rec = await run(on, make_scope(headers=scope_headers, accept_encoding="gzip"))
     assert rec.status == 304 and rec.body == b""

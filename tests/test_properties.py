@@ -89,6 +89,7 @@ class Case:
             LEVEL_OPTION[self.coding]: self.level,
             "min_size": self.min_size,
             "thread_min_size": self.thread_min_size,
+            "flush_delay": 0,  # each message decodable on arrival (coalescing: test_coalescing)
             **({"breach_padding": self.breach_padding} if self.breach_padding else {}),
         }
 

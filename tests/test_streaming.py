@@ -7,7 +7,7 @@ import anyio.lowlevel
 import pytest
 
 from asgi_compress import CompressMiddleware
-from asgi_compress._types import Message, Receive, Scope, Send
+from asgi_compress._types import ASGIApp, Message, Receive, Scope, Send
 
 from .conftest import ENCODINGS, Decoder, body, make_scope, run, start, text
 
@@ -29,7 +29,9 @@ async def test_each_message_decodes_to_what_the_app_sent_on_arrival(encoding: st
         for m in msgs:
             await send(m)
 
-    rec = await run(CompressMiddleware(app), on_send=on_send, accept_encoding=encoding)
+    rec = await run(
+        CompressMiddleware(app, flush_delay=0), on_send=on_send, accept_encoding=encoding
+    )
     assert rec.headers["content-encoding"] == encoding
     assert "content-length" not in rec.headers
     # The empty continuation produced no write; every other message decodes to itself.
@@ -61,7 +63,9 @@ async def test_sse_head_goes_out_before_the_first_event(encoding: str) -> None:
         if message["type"] == "http.response.body" and message["body"]:
             arrivals.append(decoder.feed(message["body"]))
 
-    rec = await run(CompressMiddleware(app), on_send=on_send, accept_encoding=encoding)
+    rec = await run(
+        CompressMiddleware(app, flush_delay=0), on_send=on_send, accept_encoding=encoding
+    )
     assert seen_before_first_event == ["http.response.start"]
     assert rec.headers["content-encoding"] == encoding
     assert arrivals[: len(events)] == events
@@ -76,19 +80,30 @@ async def test_stream_with_small_first_chunk_is_still_a_stream() -> None:
         for m in msgs:
             await send(m)
 
-    rec = await run(CompressMiddleware(app), accept_encoding="gzip")
+    rec = await run(CompressMiddleware(app, flush_delay=0), accept_encoding="gzip")
     assert rec.headers["content-encoding"] == "gzip"
     assert rec.decoded() == b"ab"
 
 
-async def test_head_of_a_stream_sends_no_body() -> None:
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        await send(start())
-        await send(body(text(5000), True))
-        await send(body(b"", True))
-        await send(body(text(5000)))
+async def test_head_follows_get_where_the_head_tells_it() -> None:
+    """Issue 8 defect 6: a HEAD is encoded exactly when GET's Content-Length says GET's body
+    would be (>= min_size); without one it is answered unencoded. Bodies an app sends with
+    a HEAD pass to the server (which drops them), as without us."""
 
-    rec = await run(CompressMiddleware(app), make_scope(method="HEAD", accept_encoding="br"))
-    assert rec.headers["content-encoding"] == "br"
-    assert rec.body == b""
-    assert [m["more_body"] for m in rec.bodies] == [False]
+    def app_for(length: int | None) -> ASGIApp:
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            await send(start(content_length=length))
+            await send(body(text(5000)))
+
+        return app
+
+    for length, encoded in ((None, False), (5000, True), (400, False)):
+        middleware = CompressMiddleware(app_for(length))
+        head = await run(middleware, make_scope(method="HEAD", accept_encoding="br"))
+        get = await run(middleware, make_scope(accept_encoding="br"))
+        assert ("content-encoding" in head.headers) is encoded
+        if length is not None:
+            assert ("content-encoding" in get.headers) is encoded
+        if encoded:
+            assert head.body == b"" and "content-length" not in head.headers
+            assert [m["more_body"] for m in head.bodies] == [False]

@@ -1,0 +1,95 @@
+"""One response body encoded as a stream, and when its bytes are flushed to the client.
+
+Two ways to flush, chosen per response by the responder:
+
+- **per message** (event streams, and every stream with ``flush_delay=0``): each message the
+  app sends is compressed and flushed at once, so the client can decode it on arrival.
+- **coalesced** (every other stream): messages are fed to the encoder without a flush, as a
+  whole body would be, so a stream of small messages compresses like one body. The bytes
+  waiting in the encoder are flushed when the app pauses (the responder's pause timer calls
+  :meth:`EncodedStream.flush`), when :data:`FLUSH_BOUND` bytes wait unflushed, and at the end.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._offload import CodecRunner
+    from ._types import Send
+    from .encoders import Encoder
+
+__all__ = ["FLUSH_BOUND", "EncodedStream"]
+
+FLUSH_BOUND = 256 * 1024
+"""Unflushed input after which a coalesced stream flushes even while the app keeps sending:
+the most a client waits for, in bytes, when messages never pause. A flush costs a few bytes
+and the codec's block history, so flushing this rarely costs next to nothing in ratio."""
+
+
+class EncodedStream:
+    """An encoder between the app's body messages and the server's ``send``.
+
+    Args:
+        send: the server's send.
+        encoder: a fresh encoder for the response's coding.
+        runner: runs each codec step inline or on a thread.
+        prefix: bytes to send before the encoder's first output (BREACH padding).
+        flush_each: flush after every message instead of coalescing.
+    """
+
+    __slots__ = ("_encoder", "_flush_each", "_prefix", "_runner", "_send", "bytes_out", "pending")
+
+    def __init__(
+        self, send: Send, encoder: Encoder, runner: CodecRunner, prefix: bytes, *, flush_each: bool
+    ) -> None:
+        self._send = send
+        self._encoder = encoder
+        self._runner = runner
+        self._prefix = prefix
+        self._flush_each = flush_each
+        self.pending = 0  # bytes fed since the last flush
+        self.bytes_out = 0
+
+    async def write(self, body: bytes) -> None:
+        """Encode a message that more messages will follow; send what the codec gives."""
+        encoder = self._encoder
+        if self._flush_each:
+            chunk = await self._runner.run(encoder.flush, body)
+        else:
+            pending = self.pending + len(body)
+            if pending >= FLUSH_BOUND:
+                self.pending = 0
+                chunk = await self._runner.run(encoder.flush, body)
+            else:
+                self.pending = pending
+                chunk = await self._runner.run(encoder.compress, body)
+        if chunk or self._prefix:
+            await self.send_chunk(chunk)
+
+    async def flush(self) -> None:
+        """Make everything fed so far decodable by the client (the app paused)."""
+        if self.pending or self._prefix:
+            self.pending = 0
+            await self.send_chunk(await self._runner.run(self._encoder.flush, b""))
+
+    async def end(self, body: bytes) -> None:
+        """Encode the final message and end the stream."""
+        self.pending = 0
+        chunk = await self._runner.run(self._encoder.finish, body)
+        if self._prefix:
+            chunk, self._prefix = self._prefix + chunk, b""
+        self.bytes_out += len(chunk)
+        await self._send({"type": "http.response.body", "body": chunk, "more_body": False})
+
+    async def send_chunk(self, chunk: bytes) -> None:
+        """Send encoded bytes as a body message with more to follow."""
+        if self._prefix:
+            chunk, self._prefix = self._prefix + chunk, b""
+        self.bytes_out += len(chunk)
+        await self._send({"type": "http.response.body", "body": chunk, "more_body": True})
+
+    def compress(self, data: bytes) -> bytes:
+        """Feed data that needs no flush of its own (a file being read); for worker threads."""
+        self.pending += len(data)
+        return self._encoder.compress(data)
