@@ -17,12 +17,14 @@ against the encoded representation, or name a cache entry. The policy is read wh
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from ._headers import strip_validator_suffixes, with_vary
+from ._paths import full_path
 from ._responder import Responder
 from .negotiation import choose_encoding
-from .policy import SCOPE_KEY, ResponsePolicy
+from .policy import SCOPE_KEY, SKIP_KEY, ResponsePolicy
 from .settings import Settings
 
 if TYPE_CHECKING:
@@ -32,6 +34,8 @@ if TYPE_CHECKING:
     from .settings import Options
 
 __all__ = ["CompressMiddleware"]
+
+logger = logging.getLogger("asgi_compress")
 
 _VALIDATORS = (b"if-none-match", b"if-match", b"if-modified-since")
 _ZEROCOPY = "http.response.zerocopysend"
@@ -50,6 +54,10 @@ class CompressMiddleware:
         TypeError: an unknown option or a value of the wrong type.
         ValueError: an unknown algorithm or a value out of range.
 
+    Either error is also logged at ERROR on the ``asgi_compress`` logger, naming the option:
+    Starlette builds its middleware at the first ASGI call (the lifespan), where a server
+    may swallow the exception ("ASGI 'lifespan' protocol appears unsupported").
+
     Example:
         >>> from starlette.applications import Starlette
         >>> app = Starlette()
@@ -59,7 +67,11 @@ class CompressMiddleware:
 
     def __init__(self, app: ASGIApp, **options: Unpack[Options]) -> None:
         self.app = app
-        self.settings = Settings.from_options(**options)
+        try:
+            self.settings = Settings.from_options(**options)
+        except (TypeError, ValueError) as error:
+            logger.error("asgi_compress: invalid CompressMiddleware option: %s", error)
+            raise
 
     def new_policy(self, scope: Scope) -> ResponsePolicy:
         """The policy a request starts with; extensions override this to read live config."""
@@ -70,9 +82,19 @@ class CompressMiddleware:
             await self.app(scope, receive, send)
             return
         settings = self.settings
+        headers = scope["headers"]
+        if not isinstance(headers, (list, tuple)):
+            # ASGI: any iterable; a generator read here would leave the app none.
+            headers = scope["headers"] = list(headers)
+        if settings.exclude_paths and settings.is_excluded_path(
+            full_path(scope["path"], scope.get("root_path", ""))
+        ):
+            # Never compressed, whoever asks: one representation, so no Vary either.
+            await self.app(scope, receive, send)
+            return
         accept: list[bytes] = []
         validators: dict[bytes, bytes] = {}
-        for name, value in scope["headers"]:
+        for name, value in headers:
             if not name.islower():  # servers send lowercase names; anything else still counts
                 name = name.lower()
             if name == b"accept-encoding":
@@ -98,6 +120,8 @@ class CompressMiddleware:
             tokens = tuple(sorted({t for t in (encoding, stream_encoding) if t is not None}))
             scope = _scope_for_app(scope, tokens, stripped)
         policy = scope[SCOPE_KEY] = self.new_policy(scope)
+        if scope.get(SKIP_KEY):  # skip_compression() from a middleware that ran before us
+            policy.enabled = False
         responder = Responder(
             send, policy, scope, encoding, stream_encoding, validators=validators, stripped=stripped
         )

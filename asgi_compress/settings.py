@@ -8,6 +8,7 @@ checked here, once, at configuration time; a bad one raises ``TypeError`` (wrong
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
@@ -15,16 +16,27 @@ from functools import partial
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypedDict
 
+from ._paths import PathFilter
 from .encoders import ENCODERS, Encoder, encoder_unavailable_reason
+from .mediatypes import (
+    DEFAULT_MIMETYPES,
+    FLASK_COMPRESS_MIMETYPES,
+    MediaTypeFilter,
+    check_media_pattern,
+)
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
+
+    from .report import ReportHook
 
 __all__ = [
     "DEFAULT_ALGORITHMS",
     "DEFAULT_MIMETYPES",
     "DEFAULT_THREAD_MIN_SIZE",
     "EXTENSION_DEFAULTS",
+    "FLASK_COMPRESS_MIMETYPES",
+    "FLASK_COMPRESS_OPTIONS",
     "KNOWN_ALGORITHMS",
     "LIVE_CONFIG_KEYS",
     "ExtensionSettings",
@@ -39,38 +51,6 @@ KNOWN_ALGORITHMS = ("zstd", "br", "gzip", "deflate")
 """Every coding this package knows, in the default server preference order."""
 
 DEFAULT_ALGORITHMS = tuple(token for token in KNOWN_ALGORITHMS if token in ENCODERS)
-
-# Flask-Compress 1.25's 26 types, in its order, plus server-sent events: streams are flushed
-# per message, so an event reaches the browser as soon as it is sent.
-DEFAULT_MIMETYPES = (
-    "text/html",
-    "text/css",
-    "text/plain",
-    "text/xml",
-    "text/x-component",
-    "text/javascript",
-    "application/x-javascript",
-    "application/javascript",
-    "application/json",
-    "application/manifest+json",
-    "application/vnd.api+json",
-    "application/xml",
-    "application/xhtml+xml",
-    "application/rss+xml",
-    "application/atom+xml",
-    "application/vnd.ms-fontobject",
-    "application/x-font-ttf",
-    "application/x-font-opentype",
-    "application/x-font-truetype",
-    "image/svg+xml",
-    "image/x-icon",
-    "image/vnd.microsoft.icon",
-    "font/ttf",
-    "font/eot",
-    "font/otf",
-    "font/opentype",
-    "text/event-stream",
-)
 
 # From benchmarks/offload.py (results/offload.md): a thread hand-off costs 55-110 us of CPU
 # here, so it pays in loop time from 4-33 KiB but adds 17-82% CPU to a 64 KiB chunk. At
@@ -99,6 +79,9 @@ class Options(TypedDict, total=False):
     algorithm: str | Iterable[str]
     algorithm_streaming: str | Iterable[str] | None
     mimetypes: str | Iterable[str]
+    exclude_mimetypes: str | Iterable[str]
+    exclude_paths: str | re.Pattern[str] | Iterable[str | re.Pattern[str]]
+    success_only: bool
     level: int
     deflate_level: int
     br_level: int
@@ -110,6 +93,33 @@ class Options(TypedDict, total=False):
     streams: bool
     thread_min_size: int
     breach_padding: int
+    on_response: ReportHook | None
+
+
+FLASK_COMPRESS_OPTIONS: Mapping[str, Any] = MappingProxyType(
+    {"mimetypes": FLASK_COMPRESS_MIMETYPES, "success_only": True}
+)
+"""Where the Quart extension's defaults (Flask-Compress 1.25's) differ from the middleware's:
+its 26 media types, and only 2xx responses compressed."""
+
+# The names other compression middlewares use, for "did you mean" (README: Migrating).
+_PEER_NAMES = {
+    "minimum_size": "min_size",
+    "compresslevel": "level",
+    "compression_level": "level",
+    "gzip_level": "level",
+    "quality": "br_level",
+    "brotli_quality": "br_level",
+    "brotli_level": "br_level",
+    "mode": "br_mode",
+    "lgwin": "br_window",
+    "lgblock": "br_block",
+    "thread_minimum_size": "thread_min_size",
+    "exclude_content_types": "exclude_mimetypes",
+    "exclude_mediatype": "exclude_mimetypes",
+    "excluded_handlers": "exclude_paths",
+    "exclude_path": "exclude_paths",
+}
 
 
 def config_key(option: str) -> str:
@@ -126,13 +136,52 @@ def options_from_config(config: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def closest_name(name: str, known: Iterable[str]) -> str | None:
+    """The known name a mistyped ``name`` most likely meant (``minimum_size`` -> ``min_size``)."""
+    known = list(known)
+    alias = _PEER_NAMES.get(name.lower().removeprefix("compress_"))
+    for candidate in (alias, alias and config_key(alias)):
+        if candidate in known:
+            return candidate
+    matches = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """Validated, normalized settings. Build one with :meth:`from_options`."""
+    """Validated, normalized settings, with the middleware's defaults.
+
+    Build it from keyword options with :meth:`from_options`, from a ``COMPRESS_*`` config
+    with :meth:`from_config` (Flask-Compress's defaults), or directly: ``Settings(level=9)``
+    validates and normalizes its fields the same way (``algorithm="gzip, br"`` becomes
+    ``("gzip", "br")``), and derives everything the middleware needs from them.
+
+    Attributes:
+        success_only: compress 2xx responses only (Flask-Compress's rule, the Quart
+            extension's default); otherwise every status with content (not 1xx, 204, 205,
+            206, 304), as Starlette's GZipMiddleware does.
+        exclude_paths: path prefixes (whole segments) and compiled regular expressions
+            (``search``), checked against ``root_path + path``; matching requests pass
+            through untouched, without ``Vary``.
+        on_response: called with a :class:`~asgi_compress.CompressionReport` for each
+            response; ``None`` costs nothing.
+        encoders: coding -> zero-argument factory of its encoder, for the codings in use.
+
+    Raises:
+        TypeError: a value of the wrong type.
+        ValueError: an unknown algorithm, a malformed media type, a value out of range.
+
+    Example:
+        >>> Settings(mimetypes="text/*", exclude_mimetypes=["text/event-stream"]).mimetypes
+        ('text/*',)
+    """
 
     algorithm: tuple[str, ...] = DEFAULT_ALGORITHMS
-    algorithm_streaming: tuple[str, ...] = DEFAULT_ALGORITHMS
+    algorithm_streaming: tuple[str, ...] = ()  # () or None: the same as algorithm
     mimetypes: tuple[str, ...] = DEFAULT_MIMETYPES
+    exclude_mimetypes: tuple[str, ...] = ()
+    exclude_paths: tuple[str | re.Pattern[str], ...] = ()
+    success_only: bool = False
     level: int = 6
     deflate_level: int = -1
     br_level: int = 4
@@ -144,39 +193,67 @@ class Settings:
     streams: bool = True
     thread_min_size: int = DEFAULT_THREAD_MIN_SIZE
     breach_padding: int = 0
-    encoders: Mapping[str, Callable[[], Encoder]] = field(
-        default_factory=dict, repr=False, compare=False
-    )
-    _exact_types: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
-    _type_prefixes: tuple[str, ...] = field(default=(), repr=False, compare=False)
+    on_response: ReportHook | None = None
+    encoders: Mapping[str, Callable[[], Encoder]] = field(init=False, repr=False, compare=False)
+    _media_filter: MediaTypeFilter = field(init=False, repr=False, compare=False)
+    _path_filter: PathFilter = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        values = {name: getattr(self, name) for name in _OPTION_NAMES}
+        if values["algorithm_streaming"] == ():
+            values["algorithm_streaming"] = None
+        for name, value in _normalize(values, name=str).items():
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "encoders", _encoder_factories(self))
+        media_filter = MediaTypeFilter(self.mimetypes, self.exclude_mimetypes)
+        object.__setattr__(self, "_media_filter", media_filter)
+        object.__setattr__(self, "_path_filter", PathFilter(self.exclude_paths))
 
     @classmethod
     def from_options(cls, **options: Unpack[Options]) -> Settings:
         """Validate keyword options (middleware spelling) and build the settings.
 
         Raises:
-            TypeError: an unknown option or a value of the wrong type.
+            TypeError: an unknown option (the message names the closest valid one) or a
+                value of the wrong type.
             ValueError: an unknown algorithm or a value out of its range.
         """
-        return _build(options, name=str)
+        _check_names(options, name=str)
+        return cls(**options)  # type: ignore[arg-type]  # normalized in __post_init__
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
-        """Build the settings from ``COMPRESS_*`` keys; errors name the config key."""
-        return _build(options_from_config(config), name=config_key)
+        """Build the settings from ``COMPRESS_*`` keys, with Flask-Compress's defaults for the
+        missing ones; errors name the config key."""
+        options = {**FLASK_COMPRESS_OPTIONS, **options_from_config(config)}
+        return cls(**_normalize(options, name=config_key))
 
     def is_compressible_type(self, media_type: str) -> bool:
-        """Whether a media type (lowercase, no parameters) is in ``mimetypes``."""
-        return media_type in self._exact_types or (
-            bool(self._type_prefixes) and media_type.startswith(self._type_prefixes)
-        )
+        """Whether a media type (lowercase, no parameters) is in ``mimetypes`` and not in
+        ``exclude_mimetypes``. Memoized per media type."""
+        return self._media_filter(media_type)
+
+    def is_excluded_path(self, path: str) -> bool:
+        """Whether ``path`` (``root_path + path``) matches ``exclude_paths``. Check
+        ``settings.exclude_paths`` first: with none, skip the call."""
+        return self._path_filter(path)
 
 
-def _build(options: Mapping[str, Any], *, name: Callable[[str], str]) -> Settings:
-    unknown = sorted(set(options) - set(Options.__annotations__))
+_OPTION_NAMES = tuple(Options.__annotations__)
+
+
+def _check_names(options: Mapping[str, Any], *, name: Callable[[str], str]) -> None:
+    unknown = sorted(set(options) - set(_OPTION_NAMES))
     if unknown:
-        known = ", ".join(Options.__annotations__)
-        raise TypeError(f"unknown option {name(unknown[0])!r}; known options: {known}")
+        guess = closest_name(unknown[0], _OPTION_NAMES)
+        hint = f"did you mean {name(guess)!r}? " if guess else ""
+        known = ", ".join(_OPTION_NAMES)
+        raise TypeError(f"unknown option {name(unknown[0])!r}; {hint}known options: {known}")
+
+
+def _normalize(options: Mapping[str, Any], *, name: Callable[[str], str]) -> dict[str, Any]:
+    """Validate ``options`` and return them normalized (idempotent on normalized values)."""
+    _check_names(options, name=name)
     values: dict[str, Any] = {}
     for option, (low, high) in _RANGES.items():
         if option in options:
@@ -185,25 +262,33 @@ def _build(options: Mapping[str, Any], *, name: Callable[[str], str]) -> Setting
         raise ValueError(
             f"{name('br_block')} must be 0 (automatic) or 16..24, got {values['br_block']}"
         )
-    if "streams" in options:
-        if not isinstance(options["streams"], bool):
-            raise TypeError(f"{name('streams')} must be a bool, got {options['streams']!r}")
-        values["streams"] = options["streams"]
+    for option in ("streams", "success_only"):
+        if option in options:
+            if not isinstance(options[option], bool):
+                raise TypeError(f"{name(option)} must be a bool, got {options[option]!r}")
+            values[option] = options[option]
     algorithm = DEFAULT_ALGORITHMS
     if "algorithm" in options:
         algorithm = values["algorithm"] = _algorithms(options["algorithm"], name("algorithm"))
     streaming = options.get("algorithm_streaming")
-    values["algorithm_streaming"] = (
-        algorithm if streaming is None else _algorithms(streaming, name("algorithm_streaming"))
-    )
-    if "mimetypes" in options:
-        values["mimetypes"] = _mimetypes(options["mimetypes"], name("mimetypes"))
-    settings = Settings(**values)
-    mimetypes = settings.mimetypes
-    object.__setattr__(settings, "encoders", _encoder_factories(settings))
-    object.__setattr__(settings, "_exact_types", frozenset(t for t in mimetypes if t[-1] != "*"))
-    object.__setattr__(settings, "_type_prefixes", tuple(t[:-1] for t in mimetypes if t[-1] == "*"))
-    return settings
+    if "algorithm" in options or "algorithm_streaming" in options:
+        values["algorithm_streaming"] = (
+            algorithm if streaming is None else _algorithms(streaming, name("algorithm_streaming"))
+        )
+    for option in ("mimetypes", "exclude_mimetypes"):
+        if option in options:
+            values[option] = _mimetypes(options[option], name(option))
+    if "exclude_paths" in options:
+        values["exclude_paths"] = _paths(options["exclude_paths"], name("exclude_paths"))
+    if "on_response" in options:
+        hook = options["on_response"]
+        if hook is not None and not callable(hook):
+            raise TypeError(
+                f"{name('on_response')} must be None or a function of one CompressionReport, "
+                f"got {hook!r}"
+            )
+        values["on_response"] = hook
+    return values
 
 
 def _int_in_range(value: object, low: int, high: int | None, name: str) -> int:
@@ -237,6 +322,11 @@ def _words(value: object, name: str, *, lower: bool = True) -> list[str]:
 
 def _algorithms(value: object, name: str) -> tuple[str, ...]:
     tokens = _words(value, name)
+    if not tokens:
+        raise ValueError(
+            f"{name} is empty: name at least one of {', '.join(KNOWN_ALGORITHMS)}. "
+            f"To turn compression off, {_HOW_TO_TURN_OFF[name]}"
+        )
     for token in tokens:
         if token in ENCODERS:
             continue
@@ -248,17 +338,50 @@ def _algorithms(value: object, name: str) -> tuple[str, ...]:
     return tuple(tokens)
 
 
-# RFC 9110 section 8.3.1: type "/" subtype, both tokens, or "type/*" for the family. A "*"
-# anywhere else is legal token syntax but never a real type: a typo of a wildcard.
-_MEDIA_TYPE = re.compile(r"[!#$%&'+\-.^_`|~0-9a-z]+/(?:[!#$%&'+\-.^_`|~0-9a-z]+|\*)")
+_HOW_TO_TURN_OFF = {
+    "algorithm": "remove the middleware, or pass mimetypes=[] (responses still get Vary)",
+    "algorithm_streaming": "pass streams=False",
+    "COMPRESS_ALGORITHM": "set COMPRESS_MIMETYPES = [] (or COMPRESS_REGISTER = False)",
+    "COMPRESS_ALGORITHM_STREAMING": "set COMPRESS_STREAMS = False",
+}
 
 
 def _mimetypes(value: object, name: str) -> tuple[str, ...]:
     types = _words(value, name)
     for media_type in types:
-        if _MEDIA_TYPE.fullmatch(media_type) is None:
-            raise ValueError(f"{name}: {media_type!r} is not a media type (type/subtype or type/*)")
+        if not check_media_pattern(media_type):
+            raise ValueError(
+                f"{name}: {media_type!r} is not a media type pattern (type/subtype, type/*, "
+                "*/*, or a suffix pattern such as */*+json)"
+            )
     return tuple(types)
+
+
+def _paths(value: object, name: str) -> tuple[str | re.Pattern[str], ...]:
+    items: Iterable[object]
+    if isinstance(value, (str, re.Pattern)):
+        items = (value,)
+    elif isinstance(value, Iterable) and not isinstance(value, (bytes, Mapping)):
+        items = value
+    else:
+        raise TypeError(
+            f"{name} must be a path prefix, a compiled regular expression, or a list of "
+            f"them, got {value!r}"
+        )
+    paths: list[str | re.Pattern[str]] = []
+    for item in items:
+        if isinstance(item, re.Pattern) and isinstance(item.pattern, str):
+            paths.append(item)
+        elif isinstance(item, str):
+            if not item.startswith("/"):
+                raise ValueError(f"{name}: the path prefix {item!r} must start with '/'")
+            paths.append(item.rstrip("/") or "/")
+        else:
+            raise TypeError(
+                f"{name} must contain path prefixes starting with '/' or compiled str "
+                f"regular expressions, got {item!r}"
+            )
+    return tuple(dict.fromkeys(paths))
 
 
 def _encoder_factories(s: Settings) -> dict[str, Callable[[], Encoder]]:
@@ -319,7 +442,7 @@ def config_defaults() -> dict[str, Any]:
         >>> config_defaults()["COMPRESS_LEVEL"]
         6
     """
-    defaults = Settings()
+    defaults = Settings.from_config({})
     values: dict[str, Any] = {
         config_key(f.name): getattr(defaults, f.name)
         for f in fields(Settings)

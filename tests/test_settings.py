@@ -11,11 +11,12 @@ from typing import Any
 import brotli
 import pytest
 
-from asgi_compress import CompressMiddleware, Settings
+import asgi_compress
+from asgi_compress import DEFAULT_MIMETYPES, FLASK_COMPRESS_MIMETYPES, CompressMiddleware, Settings
 from asgi_compress._types import Receive, Scope, Send
-from asgi_compress.settings import config_key, options_from_config
+from asgi_compress.settings import config_defaults, config_key, options_from_config
 
-from .conftest import FLASK_COMPRESS_MIMETYPES
+from .conftest import FLASK_COMPRESS_MIMETYPES as FLASK_COMPRESS_MIMETYPES_TYPED_OUT
 
 if sys.version_info >= (3, 14):
     from compression import zstd
@@ -82,21 +83,83 @@ def test_default_streaming_algorithms_equal_algorithm() -> None:
     assert Settings.from_options().algorithm_streaming == ("zstd", "br", "gzip", "deflate")
 
 
-def test_default_mimetypes_are_flask_compress_then_event_stream() -> None:
-    assert Settings.from_options().mimetypes == (*FLASK_COMPRESS_MIMETYPES, "text/event-stream")
+def test_middleware_defaults_differ_from_flask_compress_in_types_and_statuses_only() -> None:
+    middleware, flask = Settings.from_options(), Settings.from_config({})
+    assert middleware == Settings()
+    assert (middleware.mimetypes, middleware.success_only) == (DEFAULT_MIMETYPES, False)
+    assert (flask.mimetypes, flask.success_only) == (FLASK_COMPRESS_MIMETYPES, True)
     assert len(FLASK_COMPRESS_MIMETYPES) == 26
+    assert config_defaults()["COMPRESS_MIMETYPES"] == list(FLASK_COMPRESS_MIMETYPES)
+    assert config_defaults()["COMPRESS_SUCCESS_ONLY"] is True
 
 
-@pytest.mark.parametrize("media_type", [*FLASK_COMPRESS_MIMETYPES, "text/event-stream"])
-def test_default_mimetypes_are_compressible(media_type: str) -> None:
-    assert Settings.from_options().is_compressible_type(media_type)
+def test_public_mimetype_lists_are_the_documented_ones() -> None:
+    assert asgi_compress.FLASK_COMPRESS_MIMETYPES == FLASK_COMPRESS_MIMETYPES_TYPED_OUT
+    assert Settings().mimetypes == asgi_compress.DEFAULT_MIMETYPES
 
 
-@pytest.mark.parametrize(
-    "media_type", ["image/png", "text/csv", "application/octet-stream", "text", "", "text/htm"]
+# Issue 9: what GZipMiddleware compressed and a Flask-Compress list did not, the peers'
+# (Caddy, Cloudflare, nginx/h5bp) text types, and every Flask-Compress type.
+NEWLY_COMPRESSED = (
+    "text/csv",
+    "application/x-ndjson",
+    "application/problem+json",
+    "application/geo+json",
+    "application/ld+json",
+    "text/markdown",
+    "application/yaml",
+    "application/wasm",
+    "application/graphql-response+json",
+    "text/calendar",
+    "text/event-stream",
+    "text/vtt",
+    "application/x-yaml",
+    "application/openapi+yaml",
+    "application/soap+xml",
+    "image/bmp",
+    "application/x-protobuf",
+    "application/vnd.ms-fontobject",
+    "font/collection",
+    "multipart/mixed",
 )
-def test_other_types_are_not_compressible_by_default(media_type: str) -> None:
-    assert not Settings.from_options().is_compressible_type(media_type)
+ALREADY_COMPRESSED = (
+    "image/png",
+    "image/jpeg",
+    "image/webp",
+    "image/avif",
+    "image/gif",
+    "audio/mpeg",
+    "audio/ogg",
+    "video/mp4",
+    "video/webm",
+    "font/woff",
+    "font/woff2",
+    "application/zip",
+    "application/gzip",
+    "application/zstd",
+    "application/x-7z-compressed",
+    "application/pdf",
+    "application/octet-stream",
+    "application/epub+zip",
+)
+
+
+@pytest.mark.parametrize("media_type", [*FLASK_COMPRESS_MIMETYPES, *NEWLY_COMPRESSED])
+def test_default_mimetypes_compress_text_and_uncompressed_binary(media_type: str) -> None:
+    assert Settings().is_compressible_type(media_type)
+
+
+@pytest.mark.parametrize("media_type", [*ALREADY_COMPRESSED, "text", "", "texthtml", "/html"])
+def test_default_mimetypes_leave_compressed_formats_alone(media_type: str) -> None:
+    assert not Settings().is_compressible_type(media_type)
+
+
+@pytest.mark.parametrize("media_type", FLASK_COMPRESS_MIMETYPES)
+def test_flask_compress_defaults_are_its_26_types_only(media_type: str) -> None:
+    flask = Settings.from_config({})
+    assert flask.is_compressible_type(media_type)
+    for other in ("text/csv", "text/event-stream", "application/problem+json"):
+        assert not flask.is_compressible_type(other)
 
 
 # --- the two spellings ------------------------------------------------------------------
@@ -122,6 +185,7 @@ def test_from_config_equals_from_options() -> None:
         "min_size": 0,
         "streams": False,
         "thread_min_size": 1,
+        "success_only": True,
     }
     config = {config_key(option): value for option, value in options.items()}
     from_config = Settings.from_config(config)
@@ -135,7 +199,9 @@ def test_from_config_equals_from_options() -> None:
 def test_from_config_ignores_keys_that_are_not_options() -> None:
     config = {"SECRET_KEY": "x", "DEBUG": True, "COMPRESS_LEVEL": 1}
     assert options_from_config(config) == {"level": 1}
-    assert Settings.from_config(config) == Settings.from_options(level=1)
+    assert Settings.from_config(config) == Settings.from_options(
+        level=1, mimetypes=FLASK_COMPRESS_MIMETYPES, success_only=True
+    )
 
 
 # --- algorithm ----------------------------------------------------------------------------
@@ -341,7 +407,8 @@ def test_empty_mimetypes_compress_nothing(empty: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    "bad", ["html", "*/*", "*/html", "text/", "/html", "text/html; charset=utf-8"]
+    "bad",
+    ["html", "*/html", "text/", "/html", "text/html; charset=utf-8", "*/json+*", "text/*+"],
 )
 def test_malformed_mimetype_raises_value_error(bad: str) -> None:
     with pytest.raises(ValueError, match="mimetypes"):
