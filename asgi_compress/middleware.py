@@ -2,7 +2,9 @@
 
 Theory of operation
 -------------------
-The middleware object holds configuration only. For each HTTP request it negotiates the
+The middleware object holds configuration only. For each HTTP request it first reads the
+headers once (the ASGI spec allows any iterable; the app gets a list), and lets a request
+whose ``root_path + path`` matches ``exclude_paths`` through untouched. Then it negotiates the
 coding from Accept-Encoding (twice at most: the one-shot and the streaming preference lists
 may differ; both are memoized), strips our ETag suffixes from If-None-Match / If-Match so the
 app's own conditional logic keeps working, and hands the app the ``send`` of a fresh
@@ -12,7 +14,9 @@ The app (or a framework extension such as asgi_compress.quart) can steer its own
 through the :class:`ResponsePolicy` at ``scope["asgi_compress"]``: turn compression off,
 swap in settings read live from its config, ask for conditional requests to be evaluated
 against the encoded representation, or name a cache entry. The policy is read when
-``http.response.start`` arrives.
+``http.response.start`` arrives. A :func:`~asgi_compress.skip_compression` call made before
+the request reached us (from an outer middleware) leaves a mark in the scope, which turns
+the new policy off.
 """
 
 from __future__ import annotations
@@ -47,8 +51,11 @@ class CompressMiddleware:
     Args:
         app: the ASGI application to wrap.
         **options: the Flask-Compress settings, lowercased without ``COMPRESS_``
-            (``min_size``, ``br_level``, ``algorithm``...) plus ``thread_min_size``;
-            see :class:`~asgi_compress.settings.Options` and the README's table.
+            (``min_size``, ``br_level``, ``algorithm``...), plus ``exclude_mimetypes``,
+            ``exclude_paths``, ``success_only``, ``thread_min_size``, ``breach_padding`` and
+            ``on_response``; see :class:`~asgi_compress.settings.Options` and the README's
+            table. The defaults compress every text format (``DEFAULT_MIMETYPES``) at any
+            status with content.
 
     Raises:
         TypeError: an unknown option or a value of the wrong type.

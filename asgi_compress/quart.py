@@ -44,6 +44,7 @@ except ImportError as error:  # the one optional import: name the extra that bri
         "pip install 'asgi-compress[quart]'"
     ) from error
 
+from ._validation import closest_name
 from .cache import CacheBackend
 from .middleware import CompressMiddleware
 from .policy import SCOPE_KEY, SKIP_KEY, ResponsePolicy, skip_compression
@@ -52,7 +53,6 @@ from .settings import (
     ExtensionSettings,
     Options,
     Settings,
-    closest_name,
     config_defaults,
     config_key,
     options_from_config,

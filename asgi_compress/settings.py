@@ -8,7 +8,6 @@ checked here, once, at configuration time; a bad one raises ``TypeError`` (wrong
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
@@ -17,13 +16,17 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from ._paths import PathFilter
-from .encoders import ENCODERS, Encoder, encoder_unavailable_reason
-from .mediatypes import (
-    DEFAULT_MIMETYPES,
-    FLASK_COMPRESS_MIMETYPES,
-    MediaTypeFilter,
-    check_media_pattern,
+from ._validation import (
+    KNOWN_ALGORITHMS,
+    algorithms,
+    closest_name,
+    int_in_range,
+    media_patterns,
+    path_patterns,
+    words,
 )
+from .encoders import ENCODERS, Encoder
+from .mediatypes import DEFAULT_MIMETYPES, FLASK_COMPRESS_MIMETYPES, MediaTypeFilter
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -46,9 +49,6 @@ __all__ = [
     "config_key",
     "options_from_config",
 ]
-
-KNOWN_ALGORITHMS = ("zstd", "br", "gzip", "deflate")
-"""Every coding this package knows, in the default server preference order."""
 
 DEFAULT_ALGORITHMS = tuple(token for token in KNOWN_ALGORITHMS if token in ENCODERS)
 
@@ -102,25 +102,6 @@ FLASK_COMPRESS_OPTIONS: Mapping[str, Any] = MappingProxyType(
 """Where the Quart extension's defaults (Flask-Compress 1.25's) differ from the middleware's:
 its 26 media types, and only 2xx responses compressed."""
 
-# The names other compression middlewares use, for "did you mean" (README: Migrating).
-_PEER_NAMES = {
-    "minimum_size": "min_size",
-    "compresslevel": "level",
-    "compression_level": "level",
-    "gzip_level": "level",
-    "quality": "br_level",
-    "brotli_quality": "br_level",
-    "brotli_level": "br_level",
-    "mode": "br_mode",
-    "lgwin": "br_window",
-    "lgblock": "br_block",
-    "thread_minimum_size": "thread_min_size",
-    "exclude_content_types": "exclude_mimetypes",
-    "exclude_mediatype": "exclude_mimetypes",
-    "excluded_handlers": "exclude_paths",
-    "exclude_path": "exclude_paths",
-}
-
 
 def config_key(option: str) -> str:
     """``"br_level"`` -> ``"COMPRESS_BR_LEVEL"``."""
@@ -134,17 +115,6 @@ def options_from_config(config: Mapping[str, Any]) -> dict[str, Any]:
         for option in Options.__annotations__
         if (key := config_key(option)) in config
     }
-
-
-def closest_name(name: str, known: Iterable[str]) -> str | None:
-    """The known name a mistyped ``name`` most likely meant (``minimum_size`` -> ``min_size``)."""
-    known = list(known)
-    alias = _PEER_NAMES.get(name.lower().removeprefix("compress_"))
-    for candidate in (alias, alias and config_key(alias)):
-        if candidate in known:
-            return candidate
-    matches = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-    return matches[0] if matches else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,7 +227,7 @@ def _normalize(options: Mapping[str, Any], *, name: Callable[[str], str]) -> dic
     values: dict[str, Any] = {}
     for option, (low, high) in _RANGES.items():
         if option in options:
-            values[option] = _int_in_range(options[option], low, high, name(option))
+            values[option] = int_in_range(options[option], low, high, name(option))
     if values.get("br_block", 0) not in (0, *range(16, 25)):
         raise ValueError(
             f"{name('br_block')} must be 0 (automatic) or 16..24, got {values['br_block']}"
@@ -269,17 +239,17 @@ def _normalize(options: Mapping[str, Any], *, name: Callable[[str], str]) -> dic
             values[option] = options[option]
     algorithm = DEFAULT_ALGORITHMS
     if "algorithm" in options:
-        algorithm = values["algorithm"] = _algorithms(options["algorithm"], name("algorithm"))
+        algorithm = values["algorithm"] = algorithms(options["algorithm"], name("algorithm"))
     streaming = options.get("algorithm_streaming")
     if "algorithm" in options or "algorithm_streaming" in options:
         values["algorithm_streaming"] = (
-            algorithm if streaming is None else _algorithms(streaming, name("algorithm_streaming"))
+            algorithm if streaming is None else algorithms(streaming, name("algorithm_streaming"))
         )
     for option in ("mimetypes", "exclude_mimetypes"):
         if option in options:
-            values[option] = _mimetypes(options[option], name(option))
+            values[option] = media_patterns(options[option], name(option))
     if "exclude_paths" in options:
-        values["exclude_paths"] = _paths(options["exclude_paths"], name("exclude_paths"))
+        values["exclude_paths"] = path_patterns(options["exclude_paths"], name("exclude_paths"))
     if "on_response" in options:
         hook = options["on_response"]
         if hook is not None and not callable(hook):
@@ -289,99 +259,6 @@ def _normalize(options: Mapping[str, Any], *, name: Callable[[str], str]) -> dic
             )
         values["on_response"] = hook
     return values
-
-
-def _int_in_range(value: object, low: int, high: int | None, name: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, got {value!r}")
-    if value < low or (high is not None and value > high):
-        span = f"{low}..{high}" if high is not None else f">= {low}"
-        raise ValueError(f"{name} must be in {span}, got {value}")
-    return value
-
-
-def _words(value: object, name: str, *, lower: bool = True) -> list[str]:
-    """A comma-separated string or an iterable of strings, stripped (and lowercased: codings
-    and media types are case-insensitive; endpoint names are not), without repeats."""
-    if isinstance(value, str):
-        items: Iterable[object] = value.split(",")
-    elif isinstance(value, Iterable) and not isinstance(value, (bytes, Mapping)):
-        items = value
-    else:
-        raise TypeError(
-            f"{name} must be a list of strings or a comma-separated string, got {value!r}"
-        )
-    words = []
-    for item in items:
-        if not isinstance(item, str):
-            raise TypeError(f"{name} must contain only strings, got {item!r}")
-        if word := (item.strip().lower() if lower else item.strip()):
-            words.append(word)
-    return list(dict.fromkeys(words))
-
-
-def _algorithms(value: object, name: str) -> tuple[str, ...]:
-    tokens = _words(value, name)
-    if not tokens:
-        raise ValueError(
-            f"{name} is empty: name at least one of {', '.join(KNOWN_ALGORITHMS)}. "
-            f"To turn compression off, {_HOW_TO_TURN_OFF[name]}"
-        )
-    for token in tokens:
-        if token in ENCODERS:
-            continue
-        if reason := encoder_unavailable_reason(token):
-            raise ValueError(f"{name}: {token!r} needs {reason}")
-        raise ValueError(
-            f"{name}: unknown algorithm {token!r}; known algorithms: {', '.join(KNOWN_ALGORITHMS)}"
-        )
-    return tuple(tokens)
-
-
-_HOW_TO_TURN_OFF = {
-    "algorithm": "remove the middleware, or pass mimetypes=[] (responses still get Vary)",
-    "algorithm_streaming": "pass streams=False",
-    "COMPRESS_ALGORITHM": "set COMPRESS_MIMETYPES = [] (or COMPRESS_REGISTER = False)",
-    "COMPRESS_ALGORITHM_STREAMING": "set COMPRESS_STREAMS = False",
-}
-
-
-def _mimetypes(value: object, name: str) -> tuple[str, ...]:
-    types = _words(value, name)
-    for media_type in types:
-        if not check_media_pattern(media_type):
-            raise ValueError(
-                f"{name}: {media_type!r} is not a media type pattern (type/subtype, type/*, "
-                "*/*, or a suffix pattern such as */*+json)"
-            )
-    return tuple(types)
-
-
-def _paths(value: object, name: str) -> tuple[str | re.Pattern[str], ...]:
-    items: Iterable[object]
-    if isinstance(value, (str, re.Pattern)):
-        items = (value,)
-    elif isinstance(value, Iterable) and not isinstance(value, (bytes, Mapping)):
-        items = value
-    else:
-        raise TypeError(
-            f"{name} must be a path prefix, a compiled regular expression, or a list of "
-            f"them, got {value!r}"
-        )
-    paths: list[str | re.Pattern[str]] = []
-    for item in items:
-        if isinstance(item, re.Pattern) and isinstance(item.pattern, str):
-            paths.append(item)
-        elif isinstance(item, str):
-            if not item.startswith("/"):
-                raise ValueError(f"{name}: the path prefix {item!r} must start with '/'")
-            paths.append(item.rstrip("/") or "/")
-        else:
-            raise TypeError(
-                f"{name} must contain path prefixes starting with '/' or compiled str "
-                f"regular expressions, got {item!r}"
-            )
-    return tuple(dict.fromkeys(paths))
 
 
 def _encoder_factories(s: Settings) -> dict[str, Callable[[], Encoder]]:
@@ -498,6 +375,6 @@ class ExtensionSettings:
         key = config_key("streaming_endpoint_conditional")
         if key in config:
             values["streaming_endpoint_conditional"] = frozenset(
-                _words(config[key], key, lower=False)
+                words(config[key], key, lower=False)
             )
         return cls(**values)
