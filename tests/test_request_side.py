@@ -290,3 +290,11 @@ def test_known_compress_keys_do_not_warn(caplog: pytest.LogCaptureFixture) -> No
     with caplog.at_level(logging.WARNING, logger="asgi_compress"):
         Compress(app)
     assert not [r for r in caplog.records if r.name == "asgi_compress"]
+
+
+def test_building_the_starlette_stack_raises_before_deploying() -> None:
+    # The README's advice: build the stack in a test, not at the first request.
+    from .real_traffic_app import broken
+
+    with pytest.raises(TypeError, match="did you mean 'min_size'"):
+        broken.build_middleware_stack()
