@@ -479,3 +479,102 @@ def test_middleware_rejects_unknown_option_at_construction() -> None:
 def test_middleware_keeps_its_validated_settings() -> None:
     middleware = CompressMiddleware(hello_app, algorithm="gzip", br_level=5)
     assert middleware.settings == Settings.from_options(algorithm="gzip", br_level=5)
+
+
+# --- patterns, exclusions --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("patterns", "media_type", "expected"),
+    [
+        pytest.param("*/*+json", "application/problem+json", True, id="suffix-any-type"),
+        pytest.param("*/*+json", "application/vnd.github.v3+json", True, id="suffix-vendor"),
+        pytest.param("*/*+json", "application/json", False, id="suffix-is-not-the-type"),
+        pytest.param("*/*+json", "application/json+zip", False, id="last-suffix-counts"),
+        pytest.param("*/*+xml", "image/svg+xml", True, id="suffix-image"),
+        pytest.param("application/*+xml", "application/atom+xml", True, id="typed-suffix"),
+        pytest.param("application/*+xml", "image/svg+xml", False, id="typed-suffix-other-type"),
+        pytest.param("*/*", "application/octet-stream", True, id="everything"),
+        pytest.param("*/*", "", False, id="everything-but-no-type"),
+        pytest.param("text/*", "text", False, id="family-needs-a-subtype"),
+        pytest.param("font/*", "font/woff2", True, id="family"),
+    ],
+)
+def test_media_type_patterns(patterns: str, media_type: str, expected: bool) -> None:
+    assert Settings(mimetypes=patterns).is_compressible_type(media_type) is expected  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("exclude", "media_type", "expected"),
+    [
+        pytest.param("text/event-stream", "text/event-stream", False, id="exact"),
+        pytest.param("text/event-stream", "text/csv", True, id="exact-leaves-others"),
+        pytest.param("*/*+xml", "image/svg+xml", False, id="suffix"),
+        pytest.param("image/*", "image/x-icon", False, id="family"),
+        pytest.param("*/*", "text/html", False, id="everything"),
+    ],
+)
+def test_exclude_mimetypes_win_over_mimetypes(
+    exclude: str, media_type: str, expected: bool
+) -> None:
+    settings = Settings.from_options(exclude_mimetypes=exclude)
+    assert settings.is_compressible_type(media_type) is expected
+    assert settings.mimetypes == DEFAULT_MIMETYPES
+
+
+def test_answers_stay_right_past_the_memo_bound() -> None:
+    settings = Settings(mimetypes=("text/*",), exclude_mimetypes=("text/event-stream",))
+    for i in range(3000):  # far more distinct types than any memo keeps
+        assert settings.is_compressible_type(f"text/x-{i}")
+        assert not settings.is_compressible_type(f"image/x-{i}")
+    assert not settings.is_compressible_type("text/event-stream")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        pytest.param("/metrics", ("/metrics",), id="one-prefix"),
+        pytest.param(["/static/", "/"], ("/static", "/"), id="trailing-slash-dropped"),
+        pytest.param(re.compile(r"\.zip$"), (re.compile(r"\.zip$"),), id="one-regex"),
+        pytest.param(("/a", "/a", "/b"), ("/a", "/b"), id="duplicates-dropped"),
+        pytest.param([], (), id="none"),
+    ],
+)
+def test_exclude_paths_forms(value: Any, expected: tuple[Any, ...]) -> None:
+    assert Settings.from_options(exclude_paths=value).exclude_paths == expected
+    assert Settings.from_config({"COMPRESS_EXCLUDE_PATHS": value}).exclude_paths == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [
+        pytest.param("metrics", ValueError, id="no-leading-slash"),
+        pytest.param([re.compile(rb"/x")], TypeError, id="bytes-regex"),
+        pytest.param(42, TypeError, id="int"),
+        pytest.param({"/a": 1}, TypeError, id="mapping"),
+    ],
+)
+def test_bad_exclude_paths_name_the_option(value: Any, kind: type[Exception]) -> None:
+    with pytest.raises(kind, match="exclude_paths"):
+        Settings.from_options(exclude_paths=value)
+    with pytest.raises(kind, match="COMPRESS_EXCLUDE_PATHS"):
+        Settings.from_config({"COMPRESS_EXCLUDE_PATHS": value})
+
+
+def test_prefix_slash_excludes_every_path() -> None:
+    settings = Settings.from_options(exclude_paths="/")
+    assert all(settings.is_excluded_path(p) for p in ("/", "/a", "/a/b"))
+
+
+@pytest.mark.parametrize("option", ["success_only", "streams"])
+def test_flags_are_bools_naming_the_option(option: str) -> None:
+    with pytest.raises(TypeError, match=option):
+        from_options(**{option: "yes"})
+    assert getattr(from_options(**{option: True}), option) is True
+
+
+def test_empty_algorithm_in_config_says_how_to_turn_compression_off() -> None:
+    with pytest.raises(
+        ValueError, match="COMPRESS_ALGORITHM is empty.*COMPRESS_MIMETYPES = \\[\\]"
+    ):
+        Settings.from_config({"COMPRESS_ALGORITHM": []})
