@@ -142,7 +142,7 @@ class _Rules:
         self.families = frozenset(p[:-2] for p in patterns if p.endswith("/*"))
         # "*/*+json" -> ("*", "+json"); "application/*+xml" -> ("application", "+xml").
         self.suffixes = frozenset(
-            (major, minor[1:]) for p in patterns if "*+" in p for major, minor in [p.split("/")]
+            (p.partition("/")[0], p[p.index("*+") + 1 :]) for p in patterns if "*+" in p
         )
 
     def match(self, media_type: str) -> bool:
@@ -167,8 +167,8 @@ class MediaTypeFilter:
         include: valid patterns (see :func:`check_media_pattern`).
         exclude: patterns that win over ``include``.
 
-    Calls are memoized per media type (at most 512 remembered), so the hot path is one dict
-    lookup.
+    Calls are memoized per media type (at most 512 remembered) in :attr:`known`, which a
+    caller on the hot path may read first: one dict lookup.
 
     Example:
         >>> is_compressible = MediaTypeFilter(("text/*", "*/*+json"), ("text/event-stream",))
@@ -176,24 +176,24 @@ class MediaTypeFilter:
         (True, False)
     """
 
-    __slots__ = ("_exclude", "_include", "_memo")
+    __slots__ = ("_exclude", "_include", "known")
 
     def __init__(self, include: tuple[str, ...], exclude: tuple[str, ...] = ()) -> None:
         self._include = _Rules(include)
         self._exclude = _Rules(exclude)
-        self._memo: dict[str, bool] = {}
+        self.known: dict[str, bool] = {}
+        """Media types already judged, and the answer (bounded)."""
 
     def __call__(self, media_type: str) -> bool:
         """Whether ``media_type`` (lowercase, no parameters) is compressible."""
-        try:
-            return self._memo[media_type]
-        except KeyError:
-            pass
+        known = self.known.get(media_type)
+        if known is not None:
+            return known
         result = (
             bool(media_type)
             and self._include.match(media_type)
             and not self._exclude.match(media_type)
         )
-        if len(self._memo) < _MEMO_LIMIT:  # bounded: the type comes from the app, any string
-            self._memo[media_type] = result
+        if len(self.known) < _MEMO_LIMIT:  # bounded: the type comes from the app, any string
+            self.known[media_type] = result
         return result

@@ -166,6 +166,7 @@ class Settings:
     on_response: ReportHook | None = None
     encoders: Mapping[str, Callable[[], Encoder]] = field(init=False, repr=False, compare=False)
     _media_filter: MediaTypeFilter = field(init=False, repr=False, compare=False)
+    _known_types: dict[str, bool] = field(init=False, repr=False, compare=False)
     _path_filter: PathFilter = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -177,6 +178,7 @@ class Settings:
         object.__setattr__(self, "encoders", _encoder_factories(self))
         media_filter = MediaTypeFilter(self.mimetypes, self.exclude_mimetypes)
         object.__setattr__(self, "_media_filter", media_filter)
+        object.__setattr__(self, "_known_types", media_filter.known)
         object.__setattr__(self, "_path_filter", PathFilter(self.exclude_paths))
 
     @classmethod
@@ -200,8 +202,9 @@ class Settings:
 
     def is_compressible_type(self, media_type: str) -> bool:
         """Whether a media type (lowercase, no parameters) is in ``mimetypes`` and not in
-        ``exclude_mimetypes``. Memoized per media type."""
-        return self._media_filter(media_type)
+        ``exclude_mimetypes``. Memoized per media type: on the hot path, one dict lookup."""
+        known = self._known_types.get(media_type)
+        return self._media_filter(media_type) if known is None else known
 
     def is_excluded_path(self, path: str) -> bool:
         """Whether ``path`` (``root_path + path``) matches ``exclude_paths``. Check
