@@ -5,16 +5,20 @@ Example:
     >>> app = CompressMiddleware(app, br_level=5)  # doctest: +SKIP
 
 The Quart extension, ``Compress``, is imported on first use so that the middleware works
-without Quart installed.
+without Quart installed; without it, ``from asgi_compress import Compress`` raises an
+``ImportError`` that names the extra to install (``pip install 'asgi-compress[quart]'``).
 """
 
 from __future__ import annotations
 
+from importlib.util import find_spec
 from typing import TYPE_CHECKING, Any
 
 from .cache import CacheBackend, DictCache
+from .mediatypes import DEFAULT_MIMETYPES, FLASK_COMPRESS_MIMETYPES
 from .middleware import CompressMiddleware
 from .policy import ResponsePolicy, skip_compression
+from .report import CompressionReport, PassReason, ReportHook
 from .settings import Settings
 
 if TYPE_CHECKING:
@@ -23,15 +27,22 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 __all__ = [
+    "DEFAULT_MIMETYPES",
+    "FLASK_COMPRESS_MIMETYPES",
     "CacheBackend",
-    "Compress",
     "CompressMiddleware",
+    "CompressionReport",
     "DictCache",
+    "PassReason",
+    "ReportHook",
     "ResponsePolicy",
     "Settings",
     "__version__",
     "skip_compression",
 ]
+# `from asgi_compress import *` must work without Quart: list Compress only when it imports.
+if find_spec("quart") is not None:
+    __all__ += ["Compress"]
 
 
 def __getattr__(name: str) -> Any:

@@ -35,6 +35,7 @@ class RequestView(NamedTuple):
             sent (our suffixes included); empty for other methods, whose preconditions the
             app alone can judge, since only it knows whether it acted (RFC 9110 13.2.1).
         stripped: our ETag suffixes removed from the app's view: ``b'"a"' -> b'"a:br"'``.
+        excluded: the path is in ``exclude_paths``: never encoded, no Vary.
     """
 
     encoding: str | None
@@ -42,6 +43,7 @@ class RequestView(NamedTuple):
     is_head: bool = False
     validators: dict[bytes, bytes] = {}
     stripped: dict[bytes, bytes] = {}
+    excluded: bool = False
 
 
 class Action(enum.Enum):
@@ -78,6 +80,8 @@ def decide_start(
     status: int, head: ResponseHead, request: RequestView, settings: Settings, *, enabled: bool
 ) -> Decision:
     """The fate of a response as far as ``http.response.start`` tells it."""
+    if request.excluded:
+        return PASS[PassReason.EXCLUDED]
     if status == 304 and request.stripped:
         return NOT_MODIFIED
     if not enabled:

@@ -583,7 +583,7 @@ class Responder:
     def _start_with_vary(self) -> Message:
         start = self._start
         assert self._head is not None
-        if self._head.needs_vary:  # known from the head: no second scan
+        if self._head.needs_vary and self._reason is not PassReason.EXCLUDED:
             return {**start, "headers": [*start.get("headers", ()), VARY_HEADER]}
         return start
 

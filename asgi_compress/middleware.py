@@ -2,7 +2,9 @@
 
 Theory of operation
 -------------------
-The middleware object holds configuration only. For each HTTP request it negotiates the
+The middleware object holds configuration only. For each HTTP request it first reads the
+headers once (the ASGI spec allows any iterable; the app gets a list), and lets a request
+whose ``root_path + path`` matches ``exclude_paths`` through untouched. Then it negotiates the
 coding from Accept-Encoding (twice at most: the one-shot and the streaming preference lists
 may differ; both are memoized), strips our ETag suffixes from If-None-Match / If-Match so the
 app's own conditional logic keeps working, and hands the app the ``send`` of a fresh
@@ -12,18 +14,22 @@ The app (or a framework extension such as asgi_compress.quart) can steer its own
 through the :class:`ResponsePolicy` at ``scope["asgi_compress"]``: turn compression off,
 swap in settings read live from its config, ask for conditional requests to be evaluated
 against the encoded representation, or name a cache entry. The policy is read when
-``http.response.start`` arrives.
+``http.response.start`` arrives. A :func:`~asgi_compress.skip_compression` call made before
+the request reached us (from an outer middleware) leaves a mark in the scope, which turns
+the new policy off.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from ._decide import RequestView
 from ._headers import strip_validator_suffixes
+from ._paths import full_path
 from ._responder import Responder
 from .negotiation import choose_encoding
-from .policy import SCOPE_KEY, ResponsePolicy
+from .policy import SCOPE_KEY, SKIP_KEY, ResponsePolicy
 from .settings import Settings
 
 if TYPE_CHECKING:
@@ -33,6 +39,8 @@ if TYPE_CHECKING:
     from .settings import Options
 
 __all__ = ["CompressMiddleware"]
+
+logger = logging.getLogger("asgi_compress")
 
 _VALIDATORS = (b"if-none-match", b"if-match", b"if-modified-since")
 _ZEROCOPY = "http.response.zerocopysend"
@@ -44,12 +52,19 @@ class CompressMiddleware:
     Args:
         app: the ASGI application to wrap.
         **options: the Flask-Compress settings, lowercased without ``COMPRESS_``
-            (``min_size``, ``br_level``, ``algorithm``...) plus ``thread_min_size``;
-            see :class:`~asgi_compress.settings.Options` and the README's table.
+            (``min_size``, ``br_level``, ``algorithm``...), plus ``exclude_mimetypes``,
+            ``exclude_paths``, ``success_only``, ``thread_min_size``, ``breach_padding`` and
+            ``on_response``; see :class:`~asgi_compress.settings.Options` and the README's
+            table. The defaults compress every text format (``DEFAULT_MIMETYPES``) at any
+            status with content.
 
     Raises:
         TypeError: an unknown option or a value of the wrong type.
         ValueError: an unknown algorithm or a value out of range.
+
+    Either error is also logged at ERROR on the ``asgi_compress`` logger, naming the option:
+    Starlette builds its middleware at the first ASGI call (the lifespan), where a server
+    may swallow the exception ("ASGI 'lifespan' protocol appears unsupported").
 
     Example:
         >>> from starlette.applications import Starlette
@@ -60,7 +75,11 @@ class CompressMiddleware:
 
     def __init__(self, app: ASGIApp, **options: Unpack[Options]) -> None:
         self.app = app
-        self.settings = Settings.from_options(**options)
+        try:
+            self.settings = Settings.from_options(**options)
+        except (TypeError, ValueError) as error:
+            logger.error("asgi_compress: invalid CompressMiddleware option: %s", error)
+            raise
 
     def new_policy(self, scope: Scope) -> ResponsePolicy:
         """The policy a request starts with; extensions override this to read live config."""
@@ -72,9 +91,23 @@ class CompressMiddleware:
             return
         settings = self.settings
         headers = scope["headers"]
-        if not isinstance(headers, list):  # ASGI: any iterable; read it once, hand on a list
-            headers = list(headers)
-            scope = {**scope, "headers": headers}
+        if not isinstance(headers, (list, tuple)):
+            # ASGI: any iterable; a generator read here would leave the app none.
+            headers = scope["headers"] = list(headers)
+        if settings.exclude_paths and settings.is_excluded_path(
+            full_path(scope["path"], scope.get("root_path", ""))
+        ):
+            # Never compressed, whoever asks: one representation, so no Vary either. Seen by
+            # the responder only to be reported.
+            if settings.on_response is None and not logger.isEnabledFor(logging.DEBUG):
+                await self.app(scope, receive, send)
+                return
+            responder = Responder(send, receive, _EXCLUDED, settings, None, scope)
+            try:
+                await self.app(scope, responder.receive, responder.send)
+            finally:
+                responder.close()
+            return
         accept: list[bytes] = []
         validators: dict[bytes, bytes] = {}
         for name, value in headers:
@@ -114,6 +147,8 @@ class CompressMiddleware:
                 stripped=stripped,
             )
             policy = scope[SCOPE_KEY] = self.new_policy(scope)
+            if scope.get(SKIP_KEY):  # skip_compression() from a middleware that ran before us
+                policy.enabled = False
         responder = Responder(send, receive, request, settings, policy, scope)
         try:
             await self.app(scope, responder.receive, responder.send)
@@ -124,6 +159,7 @@ class CompressMiddleware:
 _SAFE = frozenset(("GET", "HEAD"))
 _NOTHING_ACCEPTED = RequestView(None, None)
 _HEAD_NOTHING_ACCEPTED = RequestView(None, None, is_head=True)
+_EXCLUDED = RequestView(None, None, excluded=True)
 
 
 def _scope_for_app(scope: Scope, tokens: tuple[str, ...]) -> tuple[Scope, dict[bytes, bytes]]:

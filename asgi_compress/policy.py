@@ -6,6 +6,8 @@ such as :mod:`asgi_compress.quart`, may change it until its response starts.
 
 from __future__ import annotations
 
+import logging
+from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -13,10 +15,19 @@ if TYPE_CHECKING:
     from .cache import CacheBackend
     from .settings import Settings
 
-__all__ = ["SCOPE_KEY", "ResponsePolicy", "skip_compression"]
+__all__ = ["SCOPE_KEY", "SKIP_KEY", "ResponsePolicy", "skip_compression"]
+
+logger = logging.getLogger("asgi_compress")
 
 SCOPE_KEY = "asgi_compress"
 """Where a request's :class:`ResponsePolicy` sits in the ASGI scope."""
+
+SKIP_KEY = "asgi_compress.skip"
+"""Set to ``True`` in the scope by :func:`skip_compression` called before the middleware has
+seen the request (from an outer middleware); the middleware then disables the policy."""
+
+_LATE_ROUTES_LIMIT = 256  # routes remembered for the "too late" warning; the oldest go first
+_late_routes: OrderedDict[str, None] = OrderedDict()
 
 
 class ResponsePolicy:
@@ -62,13 +73,36 @@ def skip_compression(scope: Scope) -> None:
     """Leave this request's response uncompressed (call it before the response starts).
 
     Use it for responses that reflect user input next to secrets (BREACH), or that must
-    reach the client byte for byte.
+    reach the client byte for byte. It works from the app, from a middleware inside
+    ``CompressMiddleware``, and from one outside it (before the request reaches it: the
+    scope is marked). A call after the response started changes nothing and logs a warning,
+    once per route.
 
     Example:
         >>> async def endpoint(request):                       # doctest: +SKIP
         ...     skip_compression(request.scope)
         ...     return HTMLResponse(page_with_csrf_token)
     """
+    scope[SKIP_KEY] = True
     policy = scope.get(SCOPE_KEY)
-    if isinstance(policy, ResponsePolicy):
-        policy.enabled = False
+    if not isinstance(policy, ResponsePolicy):
+        return
+    if policy.started:
+        _warn_too_late(scope)
+    policy.enabled = False
+
+
+def _warn_too_late(scope: Scope) -> None:
+    route = getattr(scope.get("route"), "path", None) or scope.get("path", "?")
+    if route in _late_routes:
+        _late_routes.move_to_end(route)
+        return
+    _late_routes[route] = None
+    if len(_late_routes) > _LATE_ROUTES_LIMIT:
+        _late_routes.popitem(last=False)
+    logger.warning(
+        "asgi_compress: skip_compression() called after the response to %s started; it "
+        "has no effect on that response. Call it before the response starts (before a "
+        "streaming response's generator runs).",
+        route,
+    )

@@ -34,13 +34,20 @@ from collections.abc import Awaitable, Callable, Mapping
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from quart import Quart, g, request
-from quart.wrappers import Request, Response
-from quart.wrappers.response import DataBody
+try:
+    from quart import Quart, g, request
+    from quart.wrappers import Request, Response
+    from quart.wrappers.response import DataBody
+except ImportError as error:  # the one optional import: name the extra that brings it
+    raise ImportError(
+        "asgi_compress.Compress (the Quart extension) needs Quart: "
+        "pip install 'asgi-compress[quart]'"
+    ) from error
 
+from ._validation import closest_name
 from .cache import CacheBackend
 from .middleware import CompressMiddleware
-from .policy import SCOPE_KEY, ResponsePolicy, skip_compression
+from .policy import SCOPE_KEY, SKIP_KEY, ResponsePolicy, skip_compression
 from .settings import (
     LIVE_CONFIG_KEYS,
     ExtensionSettings,
@@ -124,7 +131,9 @@ class Compress:
                 "COMPRESS_ALGORITHM_STREAMING",
                 algorithm if isinstance(algorithm, str) else list(algorithm),
             )
-        for key, value in config_defaults().items():
+        defaults = config_defaults()
+        _warn_unknown_keys(config, defaults)
+        for key, value in defaults.items():
             config.setdefault(key, value)
         settings = Settings.from_config(config)
         extension = ExtensionSettings.from_config(config)
@@ -197,6 +206,19 @@ class Compress:
         """
         setattr(g, _SKIPPED, True)  # so that a decorator mark does not undo it
         skip_compression(cast("Scope", request.scope))
+
+
+def _warn_unknown_keys(config: Mapping[str, Any], known: Mapping[str, Any]) -> None:
+    """A ``COMPRESS_*`` key we do not know is most likely a typo that silently does nothing
+    (``COMPRESS_LEVLE``): say so, with the key it probably meant."""
+    for key in config:
+        if isinstance(key, str) and key.startswith("COMPRESS_") and key not in known:
+            guess = closest_name(key, known)
+            logger.warning(
+                "asgi_compress: unknown config key %r is ignored%s",
+                key,
+                f"; did you mean {guess!r}?" if guess else "",
+            )
 
 
 def _mark(value: bool) -> Callable[[F], F]:
@@ -288,7 +310,7 @@ class _QuartCompressMiddleware(CompressMiddleware):
         if not isinstance(policy, ResponsePolicy):
             return response  # the client accepts none of our codings
         endpoint = request.endpoint
-        if getattr(g, _SKIPPED, False):
+        if getattr(g, _SKIPPED, False) or request.scope.get(SKIP_KEY):
             policy.enabled = False
         elif endpoint is not None:
             view = self.quart_app.view_functions.get(endpoint)

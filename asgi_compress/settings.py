@@ -15,11 +15,24 @@ from functools import partial
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypedDict
 
-from .encoders import ENCODERS, Encoder, encoder_unavailable_reason
-from .report import ReportHook
+from ._paths import PathFilter
+from ._validation import (
+    KNOWN_ALGORITHMS,
+    algorithms,
+    closest_name,
+    int_in_range,
+    media_patterns,
+    path_patterns,
+    seconds,
+    words,
+)
+from .encoders import ENCODERS, Encoder
+from .mediatypes import DEFAULT_MIMETYPES, FLASK_COMPRESS_MIMETYPES, MediaTypeFilter
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
+
+    from .report import ReportHook
 
 __all__ = [
     "DEFAULT_ALGORITHMS",
@@ -27,6 +40,8 @@ __all__ = [
     "DEFAULT_MIMETYPES",
     "DEFAULT_THREAD_MIN_SIZE",
     "EXTENSION_DEFAULTS",
+    "FLASK_COMPRESS_MIMETYPES",
+    "FLASK_COMPRESS_OPTIONS",
     "KNOWN_ALGORITHMS",
     "LIVE_CONFIG_KEYS",
     "ExtensionSettings",
@@ -37,42 +52,7 @@ __all__ = [
     "options_from_config",
 ]
 
-KNOWN_ALGORITHMS = ("zstd", "br", "gzip", "deflate")
-"""Every coding this package knows, in the default server preference order."""
-
 DEFAULT_ALGORITHMS = tuple(token for token in KNOWN_ALGORITHMS if token in ENCODERS)
-
-# Flask-Compress 1.25's 26 types, in its order, plus server-sent events: streams are flushed
-# per message, so an event reaches the browser as soon as it is sent.
-DEFAULT_MIMETYPES = (
-    "text/html",
-    "text/css",
-    "text/plain",
-    "text/xml",
-    "text/x-component",
-    "text/javascript",
-    "application/x-javascript",
-    "application/javascript",
-    "application/json",
-    "application/manifest+json",
-    "application/vnd.api+json",
-    "application/xml",
-    "application/xhtml+xml",
-    "application/rss+xml",
-    "application/atom+xml",
-    "application/vnd.ms-fontobject",
-    "application/x-font-ttf",
-    "application/x-font-opentype",
-    "application/x-font-truetype",
-    "image/svg+xml",
-    "image/x-icon",
-    "image/vnd.microsoft.icon",
-    "font/ttf",
-    "font/eot",
-    "font/otf",
-    "font/opentype",
-    "text/event-stream",
-)
 
 # From benchmarks/offload.py (results/offload.md): a thread hand-off costs 55-110 us of CPU
 # here, so it pays in loop time from 4-33 KiB but adds 17-82% CPU to a 64 KiB chunk. At
@@ -107,6 +87,9 @@ class Options(TypedDict, total=False):
     algorithm: str | Iterable[str]
     algorithm_streaming: str | Iterable[str] | None
     mimetypes: str | Iterable[str]
+    exclude_mimetypes: str | Iterable[str]
+    exclude_paths: str | re.Pattern[str] | Iterable[str | re.Pattern[str]]
+    success_only: bool
     level: int
     deflate_level: int
     br_level: int
@@ -120,6 +103,13 @@ class Options(TypedDict, total=False):
     breach_padding: int
     flush_delay: float
     on_response: ReportHook | None
+
+
+FLASK_COMPRESS_OPTIONS: Mapping[str, Any] = MappingProxyType(
+    {"mimetypes": FLASK_COMPRESS_MIMETYPES, "success_only": True}
+)
+"""Where the Quart extension's defaults (Flask-Compress 1.25's) differ from the middleware's:
+its 26 media types, and only 2xx responses compressed."""
 
 
 def config_key(option: str) -> str:
@@ -138,11 +128,39 @@ def options_from_config(config: Mapping[str, Any]) -> dict[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """Validated, normalized settings. Build one with :meth:`from_options`."""
+    """Validated, normalized settings, with the middleware's defaults.
+
+    Build it from keyword options with :meth:`from_options`, from a ``COMPRESS_*`` config
+    with :meth:`from_config` (Flask-Compress's defaults), or directly: ``Settings(level=9)``
+    validates and normalizes its fields the same way (``algorithm="gzip, br"`` becomes
+    ``("gzip", "br")``), and derives everything the middleware needs from them.
+
+    Attributes:
+        success_only: compress 2xx responses only (Flask-Compress's rule, the Quart
+            extension's default); otherwise every status with content (not 1xx, 204, 205,
+            206, 304), as Starlette's GZipMiddleware does.
+        exclude_paths: path prefixes (whole segments) and compiled regular expressions
+            (``search``), checked against ``root_path + path``; matching requests pass
+            through untouched, without ``Vary``.
+        on_response: called with a :class:`~asgi_compress.CompressionReport` for each
+            response; ``None`` costs nothing.
+        encoders: coding -> zero-argument factory of its encoder, for the codings in use.
+
+    Raises:
+        TypeError: a value of the wrong type.
+        ValueError: an unknown algorithm, a malformed media type, a value out of range.
+
+    Example:
+        >>> Settings(mimetypes="text/*", exclude_mimetypes=["text/event-stream"]).mimetypes
+        ('text/*',)
+    """
 
     algorithm: tuple[str, ...] = DEFAULT_ALGORITHMS
-    algorithm_streaming: tuple[str, ...] = DEFAULT_ALGORITHMS
+    algorithm_streaming: tuple[str, ...] = ()  # () or None: the same as algorithm
     mimetypes: tuple[str, ...] = DEFAULT_MIMETYPES
+    exclude_mimetypes: tuple[str, ...] = ()
+    exclude_paths: tuple[str | re.Pattern[str], ...] = ()
+    success_only: bool = False
     level: int = 6
     deflate_level: int = -1
     br_level: int = 4
@@ -155,28 +173,48 @@ class Settings:
     thread_min_size: int = DEFAULT_THREAD_MIN_SIZE
     breach_padding: int = 0
     flush_delay: float = DEFAULT_FLUSH_DELAY
-    success_only: bool = False
-    on_response: ReportHook | None = field(default=None, repr=False, compare=False)
-    encoders: Mapping[str, Callable[[], Encoder]] = field(
-        default_factory=dict, repr=False, compare=False
-    )
-    _exact_types: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
-    _type_prefixes: tuple[str, ...] = field(default=(), repr=False, compare=False)
+    on_response: ReportHook | None = None
+    encoders: Mapping[str, Callable[[], Encoder]] = field(init=False, repr=False, compare=False)
+    _media_filter: MediaTypeFilter = field(init=False, repr=False, compare=False)
+    _known_types: dict[str, bool] = field(init=False, repr=False, compare=False)
+    _path_filter: PathFilter = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        values = {name: getattr(self, name) for name in _OPTION_NAMES}
+        if values["algorithm_streaming"] == ():
+            values["algorithm_streaming"] = None
+        for name, value in _normalize(values, name=str).items():
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "encoders", _encoder_factories(self))
+        media_filter = MediaTypeFilter(self.mimetypes, self.exclude_mimetypes)
+        object.__setattr__(self, "_media_filter", media_filter)
+        object.__setattr__(self, "_known_types", media_filter.known)
+        object.__setattr__(self, "_path_filter", PathFilter(self.exclude_paths))
 
     @classmethod
     def from_options(cls, **options: Unpack[Options]) -> Settings:
         """Validate keyword options (middleware spelling) and build the settings.
 
         Raises:
-            TypeError: an unknown option or a value of the wrong type.
+            TypeError: an unknown option (the message names the closest valid one) or a
+                value of the wrong type.
             ValueError: an unknown algorithm or a value out of its range.
         """
-        return _build(options, name=str)
+        _check_names(options, name=str)
+        return cls(**options)  # type: ignore[arg-type]  # normalized in __post_init__
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
-        """Build the settings from ``COMPRESS_*`` keys; errors name the config key."""
-        return _build(options_from_config(config), name=config_key, success_only=True)
+        """Build the settings from ``COMPRESS_*`` keys, with Flask-Compress's defaults for the
+        missing ones; errors name the config key."""
+        options = {**FLASK_COMPRESS_OPTIONS, **options_from_config(config)}
+        return cls(**_normalize(options, name=config_key))
+
+    def is_compressible_type(self, media_type: str) -> bool:
+        """Whether a media type (lowercase, no parameters) is in ``mimetypes`` and not in
+        ``exclude_mimetypes``. Memoized per media type: on the hot path, one dict lookup."""
+        known = self._known_types.get(media_type)
+        return self._media_filter(media_type) if known is None else known
 
     def level_for(self, coding: str) -> int:
         """The configured level (quality, for br) of ``coding``."""
@@ -187,118 +225,66 @@ class Settings:
             "zstd": self.zstd_level,
         }.get(coding, self.zstd_level)
 
-    def is_compressible_type(self, media_type: str) -> bool:
-        """Whether a media type (lowercase, no parameters) is in ``mimetypes``."""
-        return media_type in self._exact_types or (
-            bool(self._type_prefixes) and media_type.startswith(self._type_prefixes)
-        )
+    def is_excluded_path(self, path: str) -> bool:
+        """Whether ``path`` (``root_path + path``) matches ``exclude_paths``. Check
+        ``settings.exclude_paths`` first: with none, skip the call."""
+        return self._path_filter(path)
 
 
-def _build(
-    options: Mapping[str, Any], *, name: Callable[[str], str], success_only: bool = False
-) -> Settings:
-    unknown = sorted(set(options) - set(Options.__annotations__))
+_OPTION_NAMES = tuple(Options.__annotations__)
+
+
+def _check_names(options: Mapping[str, Any], *, name: Callable[[str], str]) -> None:
+    unknown = sorted(set(options) - set(_OPTION_NAMES))
     if unknown:
-        known = ", ".join(Options.__annotations__)
-        raise TypeError(f"unknown option {name(unknown[0])!r}; known options: {known}")
+        guess = closest_name(unknown[0], _OPTION_NAMES)
+        hint = f"did you mean {name(guess)!r}? " if guess else ""
+        known = ", ".join(_OPTION_NAMES)
+        raise TypeError(f"unknown option {name(unknown[0])!r}; {hint}known options: {known}")
+
+
+def _normalize(options: Mapping[str, Any], *, name: Callable[[str], str]) -> dict[str, Any]:
+    """Validate ``options`` and return them normalized (idempotent on normalized values)."""
+    _check_names(options, name=name)
     values: dict[str, Any] = {}
     for option, (low, high) in _RANGES.items():
         if option in options:
-            values[option] = _int_in_range(options[option], low, high, name(option))
+            values[option] = int_in_range(options[option], low, high, name(option))
     if values.get("br_block", 0) not in (0, *range(16, 25)):
         raise ValueError(
             f"{name('br_block')} must be 0 (automatic) or 16..24, got {values['br_block']}"
         )
     if "flush_delay" in options:
-        values["flush_delay"] = _seconds(options["flush_delay"], name("flush_delay"))
-    if options.get("on_response") is not None:
-        if not callable(options["on_response"]):
-            raise TypeError(
-                f"{name('on_response')} must be callable, got {options['on_response']!r}"
-            )
-        values["on_response"] = options["on_response"]
-    if "streams" in options:
-        if not isinstance(options["streams"], bool):
-            raise TypeError(f"{name('streams')} must be a bool, got {options['streams']!r}")
-        values["streams"] = options["streams"]
+        values["flush_delay"] = seconds(
+            options["flush_delay"], 0, _MAX_FLUSH_DELAY, name("flush_delay")
+        )
+    for option in ("streams", "success_only"):
+        if option in options:
+            if not isinstance(options[option], bool):
+                raise TypeError(f"{name(option)} must be a bool, got {options[option]!r}")
+            values[option] = options[option]
     algorithm = DEFAULT_ALGORITHMS
     if "algorithm" in options:
-        algorithm = values["algorithm"] = _algorithms(options["algorithm"], name("algorithm"))
+        algorithm = values["algorithm"] = algorithms(options["algorithm"], name("algorithm"))
     streaming = options.get("algorithm_streaming")
-    values["algorithm_streaming"] = (
-        algorithm if streaming is None else _algorithms(streaming, name("algorithm_streaming"))
-    )
-    if "mimetypes" in options:
-        values["mimetypes"] = _mimetypes(options["mimetypes"], name("mimetypes"))
-    settings = Settings(**values, success_only=success_only)
-    mimetypes = settings.mimetypes
-    object.__setattr__(settings, "encoders", _encoder_factories(settings))
-    object.__setattr__(settings, "_exact_types", frozenset(t for t in mimetypes if t[-1] != "*"))
-    object.__setattr__(settings, "_type_prefixes", tuple(t[:-1] for t in mimetypes if t[-1] == "*"))
-    return settings
-
-
-def _int_in_range(value: object, low: int, high: int | None, name: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, got {value!r}")
-    if value < low or (high is not None and value > high):
-        span = f"{low}..{high}" if high is not None else f">= {low}"
-        raise ValueError(f"{name} must be in {span}, got {value}")
-    return value
-
-
-def _seconds(value: object, name: str) -> float:
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        raise TypeError(f"{name} must be a number of seconds, got {value!r}")
-    if not 0 <= value <= _MAX_FLUSH_DELAY:  # also rejects NaN
-        raise ValueError(f"{name} must be in 0..{_MAX_FLUSH_DELAY} seconds, got {value}")
-    return float(value)
-
-
-def _words(value: object, name: str, *, lower: bool = True) -> list[str]:
-    """A comma-separated string or an iterable of strings, stripped (and lowercased: codings
-    and media types are case-insensitive; endpoint names are not), without repeats."""
-    if isinstance(value, str):
-        items: Iterable[object] = value.split(",")
-    elif isinstance(value, Iterable) and not isinstance(value, (bytes, Mapping)):
-        items = value
-    else:
-        raise TypeError(
-            f"{name} must be a list of strings or a comma-separated string, got {value!r}"
+    if "algorithm" in options or "algorithm_streaming" in options:
+        values["algorithm_streaming"] = (
+            algorithm if streaming is None else algorithms(streaming, name("algorithm_streaming"))
         )
-    words = []
-    for item in items:
-        if not isinstance(item, str):
-            raise TypeError(f"{name} must contain only strings, got {item!r}")
-        if word := (item.strip().lower() if lower else item.strip()):
-            words.append(word)
-    return list(dict.fromkeys(words))
-
-
-def _algorithms(value: object, name: str) -> tuple[str, ...]:
-    tokens = _words(value, name)
-    for token in tokens:
-        if token in ENCODERS:
-            continue
-        if reason := encoder_unavailable_reason(token):
-            raise ValueError(f"{name}: {token!r} needs {reason}")
-        raise ValueError(
-            f"{name}: unknown algorithm {token!r}; known algorithms: {', '.join(KNOWN_ALGORITHMS)}"
-        )
-    return tuple(tokens)
-
-
-# RFC 9110 section 8.3.1: type "/" subtype, both tokens, or "type/*" for the family. A "*"
-# anywhere else is legal token syntax but never a real type: a typo of a wildcard.
-_MEDIA_TYPE = re.compile(r"[!#$%&'+\-.^_`|~0-9a-z]+/(?:[!#$%&'+\-.^_`|~0-9a-z]+|\*)")
-
-
-def _mimetypes(value: object, name: str) -> tuple[str, ...]:
-    types = _words(value, name)
-    for media_type in types:
-        if _MEDIA_TYPE.fullmatch(media_type) is None:
-            raise ValueError(f"{name}: {media_type!r} is not a media type (type/subtype or type/*)")
-    return tuple(types)
+    for option in ("mimetypes", "exclude_mimetypes"):
+        if option in options:
+            values[option] = media_patterns(options[option], name(option))
+    if "exclude_paths" in options:
+        values["exclude_paths"] = path_patterns(options["exclude_paths"], name("exclude_paths"))
+    if "on_response" in options:
+        hook = options["on_response"]
+        if hook is not None and not callable(hook):
+            raise TypeError(
+                f"{name('on_response')} must be None or a function of one CompressionReport, "
+                f"got {hook!r}"
+            )
+        values["on_response"] = hook
+    return values
 
 
 def _encoder_factories(s: Settings) -> dict[str, Callable[[], Encoder]]:
@@ -359,7 +345,7 @@ def config_defaults() -> dict[str, Any]:
         >>> config_defaults()["COMPRESS_LEVEL"]
         6
     """
-    defaults = Settings()
+    defaults = Settings.from_config({})
     values: dict[str, Any] = {
         config_key(f.name): getattr(defaults, f.name)
         for f in fields(Settings)
@@ -415,6 +401,6 @@ class ExtensionSettings:
         key = config_key("streaming_endpoint_conditional")
         if key in config:
             values["streaming_endpoint_conditional"] = frozenset(
-                _words(config[key], key, lower=False)
+                words(config[key], key, lower=False)
             )
         return cls(**values)

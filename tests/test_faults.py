@@ -192,7 +192,11 @@ def install_gate(middleware: CompressMiddleware, gate: Gate) -> None:
 
     settings = middleware.settings
     wrapped = {token: wrap(factory) for token, factory in settings.encoders.items()}
-    middleware.settings = dataclasses.replace(settings, encoders=wrapped)
+    # Settings derive their encoders in __post_init__ (so replace() cannot leave stale ones);
+    # this harness swaps them on a copy, deliberately.
+    gated = dataclasses.replace(settings)
+    object.__setattr__(gated, "encoders", wrapped)
+    middleware.settings = gated
 
 
 # -- the client goes away ------------------------------------------------------------------

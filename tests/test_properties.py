@@ -710,7 +710,9 @@ def test_algorithm_options_accept_known_codings_only(option: str, value: Any) ->
     if isinstance(value, str) or (
         isinstance(value, list) and all(isinstance(v, str) for v in value)
     ):
-        if set(_words(value)) <= KNOWN_CODINGS:
+        if not _words(value):  # an empty list would compress nothing: an error
+            _fails_naming(option, value, ValueError)
+        elif set(_words(value)) <= KNOWN_CODINGS:
             _construct(option, value)
         else:
             _fails_naming(option, value, ValueError)
@@ -728,15 +730,23 @@ _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9a-z]+")
 
 
 def _is_media_range(word: str) -> bool:
-    """``type/subtype`` or ``type/*`` with RFC 9110 tokens (section 8.3.1); a ``*`` is
-    accepted only as a whole subtype (anywhere else it is a mistyped wildcard)."""
+    """``type/subtype``, ``type/*``, ``*/*`` or a suffix pattern (``*/*+json``,
+    ``application/*+xml``) with RFC 9110 tokens (section 8.3.1); a ``*`` anywhere else is a
+    mistyped wildcard."""
     major, slash, minor = word.partition("/")
+    wildcard, plus, suffix = minor.partition("+") if minor.startswith("*") else ("", "", "")
     return bool(
         slash
-        and _TOKEN.fullmatch(major)
-        and "*" not in major
-        and (minor == "*" or (_TOKEN.fullmatch(minor) and "*" not in minor))
+        and (major == "*" or (_TOKEN.fullmatch(major) and "*" not in major))
+        and (
+            (minor.startswith("*") and wildcard == "*" and (not plus or _plain_token(suffix)))
+            or (major != "*" and _plain_token(minor))
+        )
     )
+
+
+def _plain_token(word: str) -> bool:
+    return bool(_TOKEN.fullmatch(word)) and "*" not in word
 
 
 @settings(max_examples=200, deadline=None)
@@ -774,7 +784,11 @@ def test_mimetypes_accept_media_types_only(value: Any) -> None:
 def _is_malformed(word: str) -> bool:
     """Not even ``something/something``: no slash, an empty side, a parameter, ``*/...``."""
     major, slash, minor = word.partition("/")
-    return not (slash and major and minor) or ";" in word or major == "*"
+    return (
+        not (slash and major and minor)
+        or ";" in word
+        or (major == "*" and not minor.startswith("*"))
+    )
 
 
 @pytest.mark.parametrize(

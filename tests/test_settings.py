@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import random
 import re
 import sys
@@ -12,11 +11,12 @@ from typing import Any
 import brotli
 import pytest
 
-from asgi_compress import CompressMiddleware, Settings
+import asgi_compress
+from asgi_compress import DEFAULT_MIMETYPES, FLASK_COMPRESS_MIMETYPES, CompressMiddleware, Settings
 from asgi_compress._types import Receive, Scope, Send
-from asgi_compress.settings import config_key, options_from_config
+from asgi_compress.settings import config_defaults, config_key, options_from_config
 
-from .conftest import FLASK_COMPRESS_MIMETYPES
+from .conftest import FLASK_COMPRESS_MIMETYPES as FLASK_COMPRESS_MIMETYPES_TYPED_OUT
 
 if sys.version_info >= (3, 14):
     from compression import zstd
@@ -83,21 +83,83 @@ def test_default_streaming_algorithms_equal_algorithm() -> None:
     assert Settings.from_options().algorithm_streaming == ("zstd", "br", "gzip", "deflate")
 
 
-def test_default_mimetypes_are_flask_compress_then_event_stream() -> None:
-    assert Settings.from_options().mimetypes == (*FLASK_COMPRESS_MIMETYPES, "text/event-stream")
+def test_middleware_defaults_differ_from_flask_compress_in_types_and_statuses_only() -> None:
+    middleware, flask = Settings.from_options(), Settings.from_config({})
+    assert middleware == Settings()
+    assert (middleware.mimetypes, middleware.success_only) == (DEFAULT_MIMETYPES, False)
+    assert (flask.mimetypes, flask.success_only) == (FLASK_COMPRESS_MIMETYPES, True)
     assert len(FLASK_COMPRESS_MIMETYPES) == 26
+    assert config_defaults()["COMPRESS_MIMETYPES"] == list(FLASK_COMPRESS_MIMETYPES)
+    assert config_defaults()["COMPRESS_SUCCESS_ONLY"] is True
 
 
-@pytest.mark.parametrize("media_type", [*FLASK_COMPRESS_MIMETYPES, "text/event-stream"])
-def test_default_mimetypes_are_compressible(media_type: str) -> None:
-    assert Settings.from_options().is_compressible_type(media_type)
+def test_public_mimetype_lists_are_the_documented_ones() -> None:
+    assert asgi_compress.FLASK_COMPRESS_MIMETYPES == FLASK_COMPRESS_MIMETYPES_TYPED_OUT
+    assert Settings().mimetypes == asgi_compress.DEFAULT_MIMETYPES
 
 
-@pytest.mark.parametrize(
-    "media_type", ["image/png", "text/csv", "application/octet-stream", "text", "", "text/htm"]
+# Issue 9: what GZipMiddleware compressed and a Flask-Compress list did not, the peers'
+# (Caddy, Cloudflare, nginx/h5bp) text types, and every Flask-Compress type.
+NEWLY_COMPRESSED = (
+    "text/csv",
+    "application/x-ndjson",
+    "application/problem+json",
+    "application/geo+json",
+    "application/ld+json",
+    "text/markdown",
+    "application/yaml",
+    "application/wasm",
+    "application/graphql-response+json",
+    "text/calendar",
+    "text/event-stream",
+    "text/vtt",
+    "application/x-yaml",
+    "application/openapi+yaml",
+    "application/soap+xml",
+    "image/bmp",
+    "application/x-protobuf",
+    "application/vnd.ms-fontobject",
+    "font/collection",
+    "multipart/mixed",
 )
-def test_other_types_are_not_compressible_by_default(media_type: str) -> None:
-    assert not Settings.from_options().is_compressible_type(media_type)
+ALREADY_COMPRESSED = (
+    "image/png",
+    "image/jpeg",
+    "image/webp",
+    "image/avif",
+    "image/gif",
+    "audio/mpeg",
+    "audio/ogg",
+    "video/mp4",
+    "video/webm",
+    "font/woff",
+    "font/woff2",
+    "application/zip",
+    "application/gzip",
+    "application/zstd",
+    "application/x-7z-compressed",
+    "application/pdf",
+    "application/octet-stream",
+    "application/epub+zip",
+)
+
+
+@pytest.mark.parametrize("media_type", [*FLASK_COMPRESS_MIMETYPES, *NEWLY_COMPRESSED])
+def test_default_mimetypes_compress_text_and_uncompressed_binary(media_type: str) -> None:
+    assert Settings().is_compressible_type(media_type)
+
+
+@pytest.mark.parametrize("media_type", [*ALREADY_COMPRESSED, "text", "", "texthtml", "/html"])
+def test_default_mimetypes_leave_compressed_formats_alone(media_type: str) -> None:
+    assert not Settings().is_compressible_type(media_type)
+
+
+@pytest.mark.parametrize("media_type", FLASK_COMPRESS_MIMETYPES)
+def test_flask_compress_defaults_are_its_26_types_only(media_type: str) -> None:
+    flask = Settings.from_config({})
+    assert flask.is_compressible_type(media_type)
+    for other in ("text/csv", "text/event-stream", "application/problem+json"):
+        assert not flask.is_compressible_type(other)
 
 
 # --- the two spellings ------------------------------------------------------------------
@@ -123,12 +185,11 @@ def test_from_config_equals_from_options() -> None:
         "min_size": 0,
         "streams": False,
         "thread_min_size": 1,
+        "success_only": True,
     }
     config = {config_key(option): value for option, value in options.items()}
     from_config = Settings.from_config(config)
-    # The Quart extension keeps Flask-Compress's 2xx-only rule; everything else is equal.
-    assert from_config == dataclasses.replace(from_options(**options), success_only=True)
-    assert from_config.success_only and not from_options(**options).success_only
+    assert from_config == from_options(**options)
     assert from_config.algorithm == ("br", "gzip")
     assert from_config.algorithm_streaming == ("gzip",)
     assert from_config.br_window == 16
@@ -138,8 +199,8 @@ def test_from_config_equals_from_options() -> None:
 def test_from_config_ignores_keys_that_are_not_options() -> None:
     config = {"SECRET_KEY": "x", "DEBUG": True, "COMPRESS_LEVEL": 1}
     assert options_from_config(config) == {"level": 1}
-    assert Settings.from_config(config) == dataclasses.replace(
-        Settings.from_options(level=1), success_only=True
+    assert Settings.from_config(config) == Settings.from_options(
+        level=1, mimetypes=FLASK_COMPRESS_MIMETYPES, success_only=True
     )
 
 
@@ -346,7 +407,8 @@ def test_empty_mimetypes_compress_nothing(empty: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    "bad", ["html", "*/*", "*/html", "text/", "/html", "text/html; charset=utf-8"]
+    "bad",
+    ["html", "*/html", "text/", "/html", "text/html; charset=utf-8", "*/json+*", "text/*+"],
 )
 def test_malformed_mimetype_raises_value_error(bad: str) -> None:
     with pytest.raises(ValueError, match="mimetypes"):
@@ -417,3 +479,102 @@ def test_middleware_rejects_unknown_option_at_construction() -> None:
 def test_middleware_keeps_its_validated_settings() -> None:
     middleware = CompressMiddleware(hello_app, algorithm="gzip", br_level=5)
     assert middleware.settings == Settings.from_options(algorithm="gzip", br_level=5)
+
+
+# --- patterns, exclusions --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("patterns", "media_type", "expected"),
+    [
+        pytest.param("*/*+json", "application/problem+json", True, id="suffix-any-type"),
+        pytest.param("*/*+json", "application/vnd.github.v3+json", True, id="suffix-vendor"),
+        pytest.param("*/*+json", "application/json", False, id="suffix-is-not-the-type"),
+        pytest.param("*/*+json", "application/json+zip", False, id="last-suffix-counts"),
+        pytest.param("*/*+xml", "image/svg+xml", True, id="suffix-image"),
+        pytest.param("application/*+xml", "application/atom+xml", True, id="typed-suffix"),
+        pytest.param("application/*+xml", "image/svg+xml", False, id="typed-suffix-other-type"),
+        pytest.param("*/*", "application/octet-stream", True, id="everything"),
+        pytest.param("*/*", "", False, id="everything-but-no-type"),
+        pytest.param("text/*", "text", False, id="family-needs-a-subtype"),
+        pytest.param("font/*", "font/woff2", True, id="family"),
+    ],
+)
+def test_media_type_patterns(patterns: str, media_type: str, expected: bool) -> None:
+    assert Settings(mimetypes=patterns).is_compressible_type(media_type) is expected  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("exclude", "media_type", "expected"),
+    [
+        pytest.param("text/event-stream", "text/event-stream", False, id="exact"),
+        pytest.param("text/event-stream", "text/csv", True, id="exact-leaves-others"),
+        pytest.param("*/*+xml", "image/svg+xml", False, id="suffix"),
+        pytest.param("image/*", "image/x-icon", False, id="family"),
+        pytest.param("*/*", "text/html", False, id="everything"),
+    ],
+)
+def test_exclude_mimetypes_win_over_mimetypes(
+    exclude: str, media_type: str, expected: bool
+) -> None:
+    settings = Settings.from_options(exclude_mimetypes=exclude)
+    assert settings.is_compressible_type(media_type) is expected
+    assert settings.mimetypes == DEFAULT_MIMETYPES
+
+
+def test_answers_stay_right_past_the_memo_bound() -> None:
+    settings = Settings(mimetypes=("text/*",), exclude_mimetypes=("text/event-stream",))
+    for i in range(3000):  # far more distinct types than any memo keeps
+        assert settings.is_compressible_type(f"text/x-{i}")
+        assert not settings.is_compressible_type(f"image/x-{i}")
+    assert not settings.is_compressible_type("text/event-stream")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        pytest.param("/metrics", ("/metrics",), id="one-prefix"),
+        pytest.param(["/static/", "/"], ("/static", "/"), id="trailing-slash-dropped"),
+        pytest.param(re.compile(r"\.zip$"), (re.compile(r"\.zip$"),), id="one-regex"),
+        pytest.param(("/a", "/a", "/b"), ("/a", "/b"), id="duplicates-dropped"),
+        pytest.param([], (), id="none"),
+    ],
+)
+def test_exclude_paths_forms(value: Any, expected: tuple[Any, ...]) -> None:
+    assert Settings.from_options(exclude_paths=value).exclude_paths == expected
+    assert Settings.from_config({"COMPRESS_EXCLUDE_PATHS": value}).exclude_paths == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [
+        pytest.param("metrics", ValueError, id="no-leading-slash"),
+        pytest.param([re.compile(rb"/x")], TypeError, id="bytes-regex"),
+        pytest.param(42, TypeError, id="int"),
+        pytest.param({"/a": 1}, TypeError, id="mapping"),
+    ],
+)
+def test_bad_exclude_paths_name_the_option(value: Any, kind: type[Exception]) -> None:
+    with pytest.raises(kind, match="exclude_paths"):
+        Settings.from_options(exclude_paths=value)
+    with pytest.raises(kind, match="COMPRESS_EXCLUDE_PATHS"):
+        Settings.from_config({"COMPRESS_EXCLUDE_PATHS": value})
+
+
+def test_prefix_slash_excludes_every_path() -> None:
+    settings = Settings.from_options(exclude_paths="/")
+    assert all(settings.is_excluded_path(p) for p in ("/", "/a", "/a/b"))
+
+
+@pytest.mark.parametrize("option", ["success_only", "streams"])
+def test_flags_are_bools_naming_the_option(option: str) -> None:
+    with pytest.raises(TypeError, match=option):
+        from_options(**{option: "yes"})
+    assert getattr(from_options(**{option: True}), option) is True
+
+
+def test_empty_algorithm_in_config_says_how_to_turn_compression_off() -> None:
+    with pytest.raises(
+        ValueError, match="COMPRESS_ALGORITHM is empty.*COMPRESS_MIMETYPES = \\[\\]"
+    ):
+        Settings.from_config({"COMPRESS_ALGORITHM": []})
