@@ -24,6 +24,7 @@ import brotli
 import pytest
 
 from asgi_compress._types import ASGIApp, Message, Receive, Scope, Send
+from asgi_compress.negotiation import AcceptEncoding
 
 from .tracked import EncoderTracker
 
@@ -78,6 +79,21 @@ def encoders(monkeypatch: pytest.MonkeyPatch) -> Iterator[EncoderTracker]:
     yield tracker
     # Whatever the test did, no encoder call may still run once it is over.
     assert tracker.wait_idle(), "an encoder call was still running after the test"
+
+
+def record_parsed_headers(patch: pytest.MonkeyPatch) -> list[str]:
+    """Every value ``AcceptEncoding.from_header`` (public) parses while ``patch`` is active:
+    what was parsed afresh, and what was answered without parsing (memoized, or refused)."""
+    parsed: list[str] = []
+    real = AcceptEncoding.from_header.__func__  # type: ignore[attr-defined]
+
+    def counting(cls: type[AcceptEncoding], value: str) -> AcceptEncoding:
+        parsed.append(value)
+        result: AcceptEncoding = real(cls, value)
+        return result
+
+    patch.setattr(AcceptEncoding, "from_header", classmethod(counting))
+    return parsed
 
 
 class Decoder:

@@ -1381,14 +1381,21 @@ def test_compress_is_exported_from_the_package_root() -> None:
     assert {"Compress", "DictCache", "CacheBackend"} <= set(asgi_compress.__all__)
 
 
-async def test_compress_callable_types() -> None:
-    # Both shapes of key function type-check against Compress.cache_key.
-    sync_key: Callable[[Request], str] = _url_key
+async def test_async_cache_key_is_awaited() -> None:
+    """Compress.cache_key takes a coroutine function too (it type-checks as one, and mypy
+    runs on this file): its awaited result is the key."""
+    app, compress = new_app()
 
     async def async_key(request: Request) -> str:
-        return request.path
+        await anyio.lowlevel.checkpoint()
+        return "async:" + request.path
 
     key: Callable[[Request], Awaitable[str]] = async_key
-    compress = Compress()
-    compress.cache_key = sync_key
+    compress.cache = cache = RecordingCache()
     compress.cache_key = key
+    first = await fetch(app, "/large/", "deflate")
+    second = await fetch(app, "/large/", "deflate")
+    assert zlib.decompress(first.body) == LARGE.encode()
+    assert second.body == first.body
+    assert cache.sets == ["deflate;async:/large/"]
+    assert cache.gets == ["deflate;async:/large/", "deflate;async:/large/"]
