@@ -38,6 +38,8 @@ from .servers import SERVER_KINDS, ServerError, serve, server_unavailable_reason
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, ConsoleMessage, Page, Response
 
+pytestmark = pytest.mark.interop
+
 REPO = Path(__file__).resolve().parent.parent
 APP = "examples.starlette_app:app"
 SSE_APP = "tests.sse_app:app"  # events paced by the reader's acknowledgements

@@ -1321,6 +1321,7 @@ def _raw_get(client: httpx.Client, url: str, accept: str) -> RawResponse:
     return RawResponse(response.status_code, response.headers, raw)
 
 
+@pytest.mark.interop
 def test_example_app_under_uvicorn() -> None:
     pytest.importorskip("uvicorn")
     from examples import quart_app  # the expected bodies, computed by the example itself
