@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m benchmarks                      # everything, about 3 minutes on 2 cores
+    python -m benchmarks                      # everything, about 5 minutes on 2 cores
     python -m benchmarks inprocess eventloop  # a subset, in the order given
     python -m benchmarks --quick              # shorter rounds, about 1.5 minutes
     python -m benchmarks streams              # streamping + departed only (issue 8)
