@@ -22,6 +22,7 @@ import anyio
 import anyio.lowlevel
 import brotli
 import pytest
+from hypothesis import settings
 
 from asgi_compress._types import ASGIApp, Message, Receive, Scope, Send
 from asgi_compress.negotiation import AcceptEncoding
@@ -34,6 +35,11 @@ else:
     from backports import zstd
 
 ENCODINGS = ("zstd", "br", "gzip", "deflate")
+
+# No test may depend on timing: hypothesis's default 200 ms deadline per example would fail
+# a property on a busy machine, so no property has one (explicit settings inherit this).
+settings.register_profile("asgi-compress", deadline=None)
+settings.load_profile("asgi-compress")
 
 # Flask-Compress 1.25's COMPRESS_MIMETYPES, typed out from its source, in its order.
 FLASK_COMPRESS_MIMETYPES = (
