@@ -392,7 +392,8 @@ async def test_many_cancelled_requests_do_not_grow_the_threads(
                     for i in range(16):
                         coding = ENCODINGS[(round_ + i) % len(ENCODINGS)]
                         request = make_scope(accept_encoding=coding)
-                        tg.start_soon(partial(run, middleware, request, deadline=30))
+                        client = Client(yields=True)
+                        tg.start_soon(partial(run, middleware, request, client=client))
                     await wait_until(lambda: encoders.running_off_loop > 0)
                     scope.cancel()
             assert encoders.running == 0
