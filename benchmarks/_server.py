@@ -7,6 +7,9 @@ terminated. Routes:
 - ``/big``: the 1 MiB JSON document, one message with Content-Length (compressed by the
   middleware when the request asks);
 - ``/ping``: ``pong`` (4 bytes, below every middleware's minimum size);
+- ``/stream?mib=N``: a Starlette ``StreamingResponse`` of N MiB of CSV rows (default 50) in
+  64 KiB chunks, from an async generator that never awaits (rows already fetched, as in a CSV
+  export): the case where only the server's ``send()`` can give the loop a turn;
 - ``/lag/arm?until=T``: run the lag probe until ``time.time()`` reaches ``T``;
 - ``/lag?start=T0&stop=T1``: the probe's lateness figures (seconds) between two ``time.time()``
   values, as a JSON list.
@@ -25,15 +28,16 @@ import json
 import socket
 import sys
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs
 
 import uvicorn
+from starlette.responses import StreamingResponse
 
 from .payloads import json_document
 
-__all__ = ["MIDDLEWARES", "STALL_S", "main"]
+__all__ = ["MIDDLEWARES", "STALL_S", "STREAM_CHUNK", "csv_chunks", "main", "never_awaiting_stream"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -43,6 +47,35 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 STALL_S = 0.005  # a wake-up later than this counts as a stalled loop
 _TICK_S = 0.001
+STREAM_CHUNK = 64 * 1024
+
+
+def csv_chunks(count: int = 64) -> list[bytes]:
+    """``count`` distinct 64 KiB pieces of a CSV export (4 MiB in all by default).
+
+    Distinct so that a coding with a large window (zstd) cannot compress a repeat to nothing;
+    built once, so that the app costs the server (almost) no CPU of its own.
+    """
+    rows = bytearray()
+    row = 0
+    while len(rows) < count * STREAM_CHUNK:
+        rows += b"%d,customer-%d,%d.%02d,2026-11-%02d,%s\n" % (
+            row, row * 7919 % 100_003, row * 37 % 10_000, row % 100, row % 28 + 1,
+            b"paid" if row % 3 else b"refunded",
+        )  # fmt: skip
+        row += 1
+    return [bytes(rows[i * STREAM_CHUNK : (i + 1) * STREAM_CHUNK]) for i in range(count)]
+
+
+def never_awaiting_stream(chunks: list[bytes], mib: int) -> StreamingResponse:
+    """A StreamingResponse of ``mib`` MiB whose generator yields without ever awaiting."""
+
+    async def rows() -> AsyncIterator[bytes]:
+        for index in range(mib * 1024 * 1024 // STREAM_CHUNK):
+            yield chunks[index % len(chunks)]
+
+    # text/plain: text/csv is not in the default compressible types (Flask-Compress's list).
+    return StreamingResponse(rows(), media_type="text/plain")
 
 
 class LagProbe:
@@ -80,6 +113,7 @@ class LagProbe:
 def make_app(probe: LagProbe) -> ASGIApp:
     big = json_document()
     big_length = b"%d" % len(big)
+    stream_chunks = csv_chunks()
     tasks: set[asyncio.Task[None]] = set()
 
     async def respond(send: Send, body: bytes, content_type: bytes, length: bytes) -> None:
@@ -112,6 +146,10 @@ def make_app(probe: LagProbe) -> ASGIApp:
             await respond(send, big, b"application/json", big_length)
         elif path == "/ping":
             await respond(send, b"pong", b"text/plain", b"4")
+        elif path == "/stream":
+            query = parse_qs(scope["query_string"].decode())
+            mib = int(query.get("mib", ["50"])[0])
+            await never_awaiting_stream(stream_chunks, mib)(scope, receive, send)
         elif path == "/lag/arm":
             probe.arm(float(parse_qs(scope["query_string"].decode())["until"][0]))
             await respond(send, b"armed", b"text/plain", b"5")
@@ -147,13 +185,18 @@ def _starlette_gzip(app: ASGIApp) -> ASGIApp:
 def _starlette_compress(app: ASGIApp) -> ASGIApp:
     from starlette_compress import CompressMiddleware
 
-    return CompressMiddleware(app, minimum_size=500, zstd_level=3, brotli_quality=4, gzip_level=6)
+    # Annotated: without the bench extra installed, mypy sees the peers as Any.
+    middleware: ASGIApp = CompressMiddleware(
+        app, minimum_size=500, zstd_level=3, brotli_quality=4, gzip_level=6
+    )
+    return middleware
 
 
 def _brotli_asgi(app: ASGIApp) -> ASGIApp:
     from brotli_asgi import BrotliMiddleware
 
-    return BrotliMiddleware(app, quality=4, mode="generic", minimum_size=400)
+    middleware: ASGIApp = BrotliMiddleware(app, quality=4, mode="generic", minimum_size=400)
+    return middleware
 
 
 MIDDLEWARES: dict[str, Callable[[ASGIApp], ASGIApp]] = {

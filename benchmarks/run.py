@@ -2,13 +2,16 @@
 
 Usage::
 
-    python -m benchmarks                      # everything, about 3 minutes on 2 cores
+    python -m benchmarks                      # everything, about 5 minutes on 2 cores
     python -m benchmarks inprocess eventloop  # a subset, in the order given
     python -m benchmarks --quick              # shorter rounds, about 1.5 minutes
+    python -m benchmarks streams              # streamping + departed only (issue 8)
 
 Sections: ``codecs`` (raw codecs), ``inprocess`` (middleware vs raw vs peers, no network),
 ``eventloop`` (uvicorn under load), ``memory``, ``offload`` (the thread_min_size sweep) and
-``profile`` (cProfile / pyinstrument of the hot path). Each writes ``results/<section>.md``;
+``profile`` (cProfile / pyinstrument of the hot path), ``streamping`` (ping latency while
+clients pull never-awaiting streams) and ``departed`` (CPU spent on clients that left).
+Each writes ``results/<section>.md``;
 a full run ends with ``results/summary.md``: the issue's targets, met or not, and a chart
 (``results/summary.png``) when matplotlib is installed (a subset prints its targets only).
 """
@@ -41,7 +44,11 @@ SECTIONS: dict[str, Callable[[Budget], Report]] = {
     "memory": _section("memory"),
     "offload": _section("offload"),
     "profile": _section("profiling"),
+    "streamping": _section("streamping"),
+    "departed": _section("departed"),
 }
+GROUPS: dict[str, tuple[str, ...]] = {"streams": ("streamping", "departed")}
+"""Names that stand for several sections: ``python -m benchmarks streams``."""
 
 
 def _chart(reports: Sequence[Report]) -> str | None:
@@ -75,6 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     quick = "--quick" in args or Budget.from_env().quick
     names = [a for a in args if a != "--quick"] or list(SECTIONS)
+    names = [section for name in names for section in GROUPS.get(name, (name,))]
     unknown = [name for name in names if name not in SECTIONS]
     if unknown or "-h" in args or "--help" in args:
         print(__doc__)

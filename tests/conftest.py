@@ -1,23 +1,33 @@
 """Shared test harness: drive an ASGI app with a request and record what it sends.
 
 ``run(app, ...)`` returns a :class:`Recorded` with every message the middleware sent, in
-order; ``decoder(encoding)`` returns an independent decoder (stdlib zlib, the brotli package,
-the zstd module) so that what we encode is never checked with our own code.
+order. The server's side of the request is a :class:`Client`: what ``receive()`` returns (the
+request body, then ``http.disconnect`` once the client has gone) and what ``send()`` does (yield
+to the loop, fail at the n-th message, drop messages after a disconnect, as servers do); a test
+passes ``client=Client(...)`` instead of writing its own closures, or, for a one-off, plain
+``receive=`` / ``send=`` callables. ``Decoder(encoding)`` is an independent decoder (stdlib
+zlib, the brotli package, the zstd module) so that what we encode is never checked with our
+own code.
 """
 
 from __future__ import annotations
 
 import sys
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import brotli
 import pytest
+from hypothesis import settings
 
-from asgi_compress._types import ASGIApp, Message, Scope
+from asgi_compress._types import ASGIApp, Message, Receive, Scope, Send
+from asgi_compress.negotiation import AcceptEncoding
+
+from .tracked import EncoderTracker
 
 if sys.version_info >= (3, 14):
     from compression import zstd
@@ -25,6 +35,11 @@ else:
     from backports import zstd
 
 ENCODINGS = ("zstd", "br", "gzip", "deflate")
+
+# No test may depend on timing: hypothesis's default 200 ms deadline per example would fail
+# a property on a busy machine, so no property has one (explicit settings inherit this).
+settings.register_profile("asgi-compress", deadline=None)
+settings.load_profile("asgi-compress")
 
 # Flask-Compress 1.25's COMPRESS_MIMETYPES, typed out from its source, in its order.
 FLASK_COMPRESS_MIMETYPES = (
@@ -61,6 +76,30 @@ ZSTD_MAX_WINDOW_LOG = 23  # RFC 9659: decoders may refuse windows above 8 MB
 @pytest.fixture(params=["asyncio", "trio"])
 def anyio_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
+
+
+@pytest.fixture
+def encoders(monkeypatch: pytest.MonkeyPatch) -> Iterator[EncoderTracker]:
+    """Track every encoder made by a middleware built after this fixture (tests/tracked.py)."""
+    tracker = EncoderTracker().install(monkeypatch)
+    yield tracker
+    # Whatever the test did, no encoder call may still run once it is over.
+    assert tracker.wait_idle(), "an encoder call was still running after the test"
+
+
+def record_parsed_headers(patch: pytest.MonkeyPatch) -> list[str]:
+    """Every value ``AcceptEncoding.from_header`` (public) parses while ``patch`` is active:
+    what was parsed afresh, and what was answered without parsing (memoized, or refused)."""
+    parsed: list[str] = []
+    real = AcceptEncoding.from_header.__func__  # type: ignore[attr-defined]
+
+    def counting(cls: type[AcceptEncoding], value: str) -> AcceptEncoding:
+        parsed.append(value)
+        result: AcceptEncoding = real(cls, value)
+        return result
+
+    patch.setattr(AcceptEncoding, "from_header", classmethod(counting))
+    return parsed
 
 
 class Decoder:
@@ -187,35 +226,124 @@ def make_scope(
     return scope
 
 
+class Client:
+    """The server's side of one request, scripted: what ``receive()`` and ``send()`` do.
+
+    ``receive()`` returns the request (``body``) once; after that it waits until the client
+    has gone, then returns ``http.disconnect`` (ASGI HTTP spec), every time it is called.
+    ``send()`` records each message it delivers in ``recorded``, in order.
+
+    Args:
+        body: the request body, in one ``http.request`` message.
+        yields: ``send()`` yields to the event loop before delivering (most servers do
+            when their write buffer is full; the default, ``False``, is the case where
+            they never do).
+        leave_after: the client goes away once this many messages have been delivered:
+            ``receive()`` then returns ``http.disconnect``, and later messages are dropped
+            silently, as uvicorn does.
+        fail_at: ``send()`` raises ``error`` instead of delivering the message with this
+            index (0 is the first message), and every message after it (ASGI 2.4: a
+            server may raise ``OSError`` once the client has gone).
+        error: what ``send()`` raises from ``fail_at`` on.
+    """
+
+    def __init__(
+        self,
+        *,
+        body: bytes = b"",
+        yields: bool = False,
+        leave_after: int | None = None,
+        fail_at: int | None = None,
+        error: BaseException | None = None,
+    ) -> None:
+        if (fail_at is None) != (error is None):
+            raise ValueError("fail_at and error go together")
+        self.body = body
+        self.yields = yields
+        self.leave_after = leave_after
+        self.fail_at = fail_at
+        self.error = error
+        self.recorded = Recorded()
+        self.on_send: Callable[[Message], Any] | None = None
+        self._requested = False
+        self._gone: anyio.Event | None = None
+
+    @property
+    def delivered(self) -> list[Message]:
+        return self.recorded.messages
+
+    def _gone_event(self) -> anyio.Event:
+        if self._gone is None:  # created on first use: an anyio Event needs a running loop
+            self._gone = anyio.Event()
+            if self.leave_after is not None and len(self.delivered) >= self.leave_after:
+                self._gone.set()
+        return self._gone
+
+    @property
+    def gone(self) -> bool:
+        return self._gone_event().is_set()
+
+    def leave(self) -> None:
+        """The client goes away now: ``receive()`` returns ``http.disconnect``."""
+        self._gone_event().set()
+
+    async def receive(self) -> Message:
+        if not self._requested:
+            self._requested = True
+            return {"type": "http.request", "body": self.body, "more_body": False}
+        await self._gone_event().wait()
+        return {"type": "http.disconnect"}
+
+    async def send(self, message: Message) -> None:
+        if self.yields:
+            await anyio.lowlevel.checkpoint()
+        if self.error is not None and len(self.delivered) >= (self.fail_at or 0):
+            raise self.error
+        if self.gone:
+            return  # uvicorn drops what is sent after a disconnect
+        self.delivered.append(message)
+        if self.on_send is not None:
+            self.on_send(message)
+        if self.leave_after is not None and len(self.delivered) >= self.leave_after:
+            self.leave()
+
+
 async def run(
     app: ASGIApp,
     scope: Scope | None = None,
     *,
+    client: Client | None = None,
+    receive: Receive | None = None,
+    send: Send | None = None,
     on_send: Callable[[Message], Any] | None = None,
     deadline: float = 5,
     **scope_kwargs: Any,
 ) -> Recorded:
-    """Call ``app`` once; record every message it sends. Never hangs: ``fail_after``."""
-    recorded = Recorded()
+    """Call ``app`` once; record every message it sends. Never hangs: ``fail_after``.
+
+    Args:
+        client: the server's side (default: a plain ``Client()``); what it delivered is
+            returned, and stays in ``client.recorded`` when the app raises.
+        receive: replaces ``client.receive`` (for a one-off script).
+        send: awaited with each message before the client records it (for a one-off
+            script: it may raise, or wait).
+        on_send: called with each message the client delivers.
+        deadline: seconds before the call fails as hung.
+        scope_kwargs: for ``make_scope`` when ``scope`` is not given.
+    """
+    client = client if client is not None else Client()
+    if on_send is not None:
+        client.on_send = on_send
     scope = scope if scope is not None else make_scope(**scope_kwargs)
-    received = False
 
-    async def receive() -> Message:
-        nonlocal received
-        if not received:
-            received = True
-            return {"type": "http.request", "body": b"", "more_body": False}
-        await anyio.sleep_forever()
-        raise AssertionError("unreachable")
-
-    async def send(message: Message) -> None:
-        recorded.messages.append(message)
-        if on_send is not None:
-            on_send(message)
+    async def deliver(message: Message) -> None:
+        if send is not None:
+            await send(message)
+        await client.send(message)
 
     with anyio.fail_after(deadline):
-        await app(scope, receive, send)
-    return recorded
+        await app(scope, receive if receive is not None else client.receive, deliver)
+    return client.recorded
 
 
 def app_sending(messages: Sequence[Message], *, record_scope: Recorded | None = None) -> ASGIApp:

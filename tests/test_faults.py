@@ -7,17 +7,13 @@ request, no worker thread is still compressing, and nothing is logged at ERROR.
 
 from __future__ import annotations
 
-import dataclasses
 import errno
-import gc
 import logging
 import os
 import random
-import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
-from typing import Any, ClassVar
+from collections.abc import Callable
+from functools import partial
 
 import anyio
 import anyio.lowlevel
@@ -25,12 +21,11 @@ import pytest
 from starlette.requests import ClientDisconnect
 from starlette.responses import StreamingResponse
 
-import asgi_compress.encoders
 from asgi_compress import CompressMiddleware
 from asgi_compress._types import ASGIApp, Message, Receive, Scope, Send
-from asgi_compress.encoders import Encoder
 
-from .conftest import ENCODINGS, Decoder, body, decode, make_scope, start, text
+from .conftest import ENCODINGS, Client, Decoder, body, decode, make_scope, run, start, text
+from .tracked import EncoderTracker
 
 THREAD_MIN = 64 * 1024
 BIG = text(128 * 1024)  # compressible, above THREAD_MIN: goes to a worker thread
@@ -46,10 +41,6 @@ def _slow_text(size: int) -> bytes:
 
 
 SLOW = _slow_text(256 * 1024)
-ENCODER_TYPES = tuple(c for c in asgi_compress.encoders.ENCODERS.values() if isinstance(c, type))
-_ENCODERS_FILE = os.path.abspath(asgi_compress.encoders.__file__)
-_THIS_FILE = os.path.abspath(__file__)
-_ENCODER_VERBS = frozenset({"compress", "flush", "finish"})
 
 
 class AppError(Exception):
@@ -57,34 +48,6 @@ class AppError(Exception):
 
 
 # -- aftermath checks ----------------------------------------------------------------------
-
-
-def busy_compression_threads() -> list[str]:
-    """Threads (other than this one) with an encoder call on their stack right now."""
-    me = threading.get_ident()
-    names = {t.ident: t.name for t in threading.enumerate()}
-    busy = []
-    for ident, frame in sys._current_frames().items():
-        if ident == me:
-            continue
-        f: Any = frame
-        while f is not None:
-            code = f.f_code
-            if code.co_filename == _ENCODERS_FILE or (
-                code.co_filename == _THIS_FILE and code.co_name in _ENCODER_VERBS
-            ):
-                busy.append(names.get(ident, str(ident)))
-                break
-            if code.co_name == "encode_next":  # the middleware's pathsend reader
-                busy.append(names.get(ident, str(ident)))
-                break
-            f = f.f_back
-    return busy
-
-
-def live_encoders() -> int:
-    gc.collect()
-    return sum(isinstance(o, (*ENCODER_TYPES, GatedEncoder)) for o in gc.get_objects())
 
 
 def _cpu_count() -> int:
@@ -96,15 +59,15 @@ def _cpu_count() -> int:
 class Aftermath:
     """Baselines taken before a scenario, and the checks after it."""
 
-    def __init__(self, caplog: pytest.LogCaptureFixture) -> None:
+    def __init__(self, caplog: pytest.LogCaptureFixture, encoders: EncoderTracker) -> None:
         caplog.set_level(logging.DEBUG)
         self.caplog = caplog
-        self.encoders = live_encoders()
+        self.encoders = encoders
         self.threads = threading.active_count()
 
     def check(self) -> None:
-        assert busy_compression_threads() == [], "a worker thread is still compressing"
-        assert live_encoders() == self.encoders, "an encoder outlived its request"
+        assert self.encoders.running == 0, "a worker thread is still compressing"
+        assert self.encoders.live() == 0, "an encoder outlived its request"
         # Worker threads are pooled, so some may stay (idle); never more than our limiter's
         # capacity (one compressing thread per CPU).
         assert threading.active_count() <= self.threads + _cpu_count()
@@ -119,84 +82,15 @@ class Aftermath:
 
 
 @pytest.fixture
-def aftermath(caplog: pytest.LogCaptureFixture) -> Aftermath:
-    return Aftermath(caplog)
-
-
-async def _receive_request() -> Message:
-    return {"type": "http.request", "body": b"", "more_body": False}
+def aftermath(caplog: pytest.LogCaptureFixture, encoders: EncoderTracker) -> Aftermath:
+    return Aftermath(caplog, encoders)
 
 
 async def wait_until(condition: Callable[[], bool], within: float = 5) -> None:
-    """Poll: the conditions are set by worker threads or read from their stacks."""
+    """Poll: the conditions are counters that worker threads update."""
     with anyio.fail_after(within):
         while not condition():  # noqa: ASYNC110 - nothing to await on for a thread's state
             await anyio.sleep(0.002)
-
-
-# -- an encoder that holds its worker thread until released --------------------------------
-
-
-class Gate:
-    """Holds encoder calls made off the event loop's thread until ``release`` is set."""
-
-    def __init__(self) -> None:
-        self.loop_thread = threading.get_ident()
-        self.entered = threading.Event()
-        self.release = threading.Event()
-        self.lock = threading.Lock()
-        self.active = 0
-        self.calls: list[tuple[str, float, float]] = []  # (verb, started, ended)
-
-
-class GatedEncoder:
-    """Wraps a real encoder; records every call, and blocks the ones on worker threads."""
-
-    encoding: ClassVar[str] = "gated"
-
-    def __init__(self, inner: Encoder, gate: Gate) -> None:
-        self._inner = inner
-        self._gate = gate
-
-    def _call(self, verb: str, chunk: bytes) -> bytes:
-        gate = self._gate
-        with gate.lock:
-            gate.active += 1
-        started = time.monotonic()
-        try:
-            if threading.get_ident() != gate.loop_thread:
-                gate.entered.set()
-                assert gate.release.wait(timeout=10), "gate never released"
-            result: bytes = getattr(self._inner, verb)(chunk)
-            return result
-        finally:
-            with gate.lock:
-                gate.active -= 1
-                gate.calls.append((verb, started, time.monotonic()))
-
-    def compress(self, chunk: bytes) -> bytes:
-        return self._call("compress", chunk)
-
-    def flush(self, chunk: bytes = b"") -> bytes:
-        return self._call("flush", chunk)
-
-    def finish(self, chunk: bytes = b"") -> bytes:
-        return self._call("finish", chunk)
-
-
-def install_gate(middleware: CompressMiddleware, gate: Gate) -> None:
-    """Wrap every encoder the middleware makes (the factories live in its Settings)."""
-
-    def wrap(factory: Callable[[], Encoder]) -> Callable[[], Encoder]:
-        return lambda: GatedEncoder(factory(), gate)
-
-    settings = middleware.settings
-    wrapped = {token: wrap(factory) for token, factory in settings.encoders.items()}
-    # Settings derive their encoders in __post_init__ (so replace() cannot leave stale ones);
-    # this harness swaps them on a copy, deliberately.
-    gated = dataclasses.replace(settings)
-    object.__setattr__(gated, "encoders", wrapped)
-    middleware.settings = gated
 
 
 # -- the client goes away ------------------------------------------------------------------
@@ -223,21 +117,15 @@ async def test_send_oserror_reaches_the_app_unchanged(
     coding: str, fail_at: int, size: str, aftermath: Aftermath
 ) -> None:
     error = OSError(errno.EPIPE, "client went away")
-    delivered: list[Message] = []
-
-    async def server_send(message: Message) -> None:
-        await anyio.lowlevel.checkpoint()
-        if len(delivered) == fail_at:
-            raise error
-        delivered.append(message)
-
+    client = Client(yields=True, fail_at=fail_at, error=error)
     seen: list[BaseException] = []
     chunk = BIG if size == "threaded" else text(3000)
     middleware = CompressMiddleware(
         streaming_app(chunk, seen), thread_min_size=THREAD_MIN, flush_delay=0
     )
-    with anyio.fail_after(10), pytest.raises(OSError) as excinfo:
-        await middleware(make_scope(accept_encoding=coding), _receive_request, server_send)
+    with pytest.raises(OSError) as excinfo:
+        await run(middleware, client=client, accept_encoding=coding, deadline=10)
+    delivered = client.delivered
     assert excinfo.value is error
     assert seen == [error]
     # What did get out is a valid prefix of the encoded stream.
@@ -274,13 +162,10 @@ def starlette_stream(chunks: int, chunk: bytes) -> StreamingResponse:
     return StreamingResponse(Chunks(chunks, chunk), media_type="text/plain")
 
 
-async def _outcome(
-    app: ASGIApp, scope: Scope, receive: Receive, send: Send
-) -> type[Exception] | None:
+async def _outcome(app: ASGIApp, scope: Scope, client: Client) -> type[Exception] | None:
     """The exception type the app ends with (None if it returns)."""
     try:
-        with anyio.fail_after(10):
-            await app(scope, receive, send)
+        await run(app, scope, client=client, deadline=10)
     except Exception as exc:
         return type(exc)
     return None
@@ -296,32 +181,14 @@ async def test_http_disconnect_ends_a_starlette_stream_as_without_us(
     chunk = BIG if size == "threaded" else text(3000)
 
     async def scenario(wrap: bool) -> tuple[type[Exception] | None, int]:
-        delivered: list[Message] = []
-        enough = anyio.Event()
-        requested = False
-
-        async def receive() -> Message:
-            nonlocal requested
-            if not requested:
-                requested = True
-                return {"type": "http.request", "body": b"", "more_body": False}
-            await enough.wait()
-            return {"type": "http.disconnect"}
-
-        async def server_send(message: Message) -> None:
-            await anyio.lowlevel.checkpoint()
-            if enough.is_set():
-                return  # uvicorn drops what is sent after a disconnect
-            delivered.append(message)
-            if len(delivered) > after:
-                enough.set()
-
+        # The client leaves once after + 1 messages are out; uvicorn drops the later ones.
+        client = Client(yields=True, leave_after=after + 1)
         app: ASGIApp = starlette_stream(1000, chunk)
         if wrap:
             app = CompressMiddleware(app, thread_min_size=THREAD_MIN, flush_delay=0)
         scope = make_scope(accept_encoding=coding)
         scope["asgi"]["spec_version"] = "2.3"
-        return await _outcome(app, scope, receive, server_send), len(delivered)
+        return await _outcome(app, scope, client), len(client.delivered)
 
     plain, _ = await scenario(wrap=False)
     ours, delivered = await scenario(wrap=True)
@@ -339,21 +206,12 @@ async def test_oserror_becomes_client_disconnect_in_starlette_as_without_us(
     chunk = BIG if size == "threaded" else text(3000)
 
     async def scenario(wrap: bool) -> type[Exception] | None:
-        sent = 0
-
-        async def server_send(message: Message) -> None:
-            nonlocal sent
-            await anyio.lowlevel.checkpoint()
-            sent += 1
-            if sent > 3:
-                raise OSError(errno.ECONNRESET, "connection reset by peer")
-
+        error = OSError(errno.ECONNRESET, "connection reset by peer")
+        client = Client(yields=True, fail_at=3, error=error)
         app: ASGIApp = starlette_stream(1000, chunk)
         if wrap:
             app = CompressMiddleware(app, thread_min_size=THREAD_MIN, flush_delay=0)
-        return await _outcome(
-            app, make_scope(accept_encoding=coding), _receive_request, server_send
-        )
+        return await _outcome(app, make_scope(accept_encoding=coding), client)
 
     assert await scenario(wrap=False) is ClientDisconnect
     assert await scenario(wrap=True) is ClientDisconnect
@@ -386,15 +244,11 @@ async def test_app_exception_propagates_unchanged(
             await send(dict(message))
         raise error
 
-    delivered: list[Message] = []
-
-    async def server_send(message: Message) -> None:
-        await anyio.lowlevel.checkpoint()
-        delivered.append(message)
-
+    client = Client(yields=True)
     middleware = CompressMiddleware(app, thread_min_size=THREAD_MIN, flush_delay=0)
-    with anyio.fail_after(10), pytest.raises(AppError) as excinfo:
-        await middleware(make_scope(accept_encoding=coding), _receive_request, server_send)
+    with pytest.raises(AppError) as excinfo:
+        await run(middleware, client=client, accept_encoding=coding, deadline=10)
+    delivered = client.delivered
     assert excinfo.value is error
     assert excinfo.value.__cause__ is None and excinfo.value.__context__ is None
     # What went out is a well-formed prefix: at most one start, and it comes first.
@@ -403,6 +257,9 @@ async def test_app_exception_propagates_unchanged(
     error.__traceback__ = None
     del excinfo
     aftermath.check()
+
+
+HELD_HEADS = [start()["headers"], start(content_length=len(BIG))["headers"]]
 
 
 @pytest.mark.parametrize("coding", ["gzip", "zstd"])
@@ -419,21 +276,19 @@ async def test_app_exception_propagates_unchanged(
 async def test_start_without_body_returns_and_sends_no_body(
     coding: str, head: Message, method: str, aftermath: Aftermath
 ) -> None:
-    delivered: list[Message] = []
-
-    async def server_send(message: Message) -> None:
-        await anyio.lowlevel.checkpoint()
-        delivered.append(message)
-
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         await send(dict(head))
 
-    middleware = CompressMiddleware(app, flush_delay=0)
-    with anyio.fail_after(5):
-        await middleware(
-            make_scope(method=method, accept_encoding=coding), _receive_request, server_send
-        )
-    assert [m["type"] for m in delivered] in ([], ["http.response.start"])
+    client = Client(yields=True)
+    await run(
+        CompressMiddleware(app, flush_delay=0), client=client, method=method, accept_encoding=coding
+    )
+    # A held GET head waits for a body that never comes: nothing goes out, and the server
+    # answers 500 as for an app that never started. A HEAD's head needs no body (it follows
+    # GET's decision from the head alone), and the others were never held: they go out.
+    held_for_a_body = method == "GET" and head["headers"] in HELD_HEADS
+    expected = [] if held_for_a_body else ["http.response.start"]
+    assert [m["type"] for m in client.delivered] == expected
     aftermath.check()
 
 
@@ -450,9 +305,9 @@ async def test_start_without_body_returns_and_sends_no_body(
     ],
 )
 async def test_cancelled_request_waits_for_its_thread_then_unwinds(
-    messages: list[Message], aftermath: Aftermath
+    messages: list[Message], encoders: EncoderTracker, aftermath: Aftermath
 ) -> None:
-    gate = Gate()
+    encoders.hold = True
     sent_by_app: list[int] = []
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -461,50 +316,45 @@ async def test_cancelled_request_waits_for_its_thread_then_unwinds(
             sent_by_app.append(1)
         await anyio.sleep_forever()  # cancellation must reach us here at the latest
 
-    async def server_send(message: Message) -> None:
-        await anyio.lowlevel.checkpoint()
-
     middleware = CompressMiddleware(app, thread_min_size=THREAD_MIN, flush_delay=0)
-    install_gate(middleware, gate)
     request_scope = anyio.CancelScope()
     done = anyio.Event()
-    ended_at = 0.0
-    active_at_end = -1
+    ended_at = -1
+    running_at_end = -1
 
     async def request() -> None:
-        nonlocal ended_at, active_at_end
+        nonlocal ended_at, running_at_end
         try:
             with request_scope:
-                await middleware(make_scope(accept_encoding="gzip"), _receive_request, server_send)
+                await run(middleware, client=Client(yields=True), accept_encoding="gzip")
         finally:
-            ended_at = time.monotonic()
-            active_at_end = gate.active
+            ended_at = encoders.stamp()
+            running_at_end = encoders.running
             done.set()
 
     try:
         with anyio.fail_after(10):
             async with anyio.create_task_group() as tg:
                 tg.start_soon(request)
-                await wait_until(gate.entered.is_set)
+                await wait_until(encoders.entered.is_set)
                 request_scope.cancel()
-                await anyio.sleep(0.2)
-                # The wait for the thread is shielded: the request cannot end while its
-                # encoder is still in use on another thread.
+                # Every other task has run as far as it can: the cancelled request either
+                # ended or waits, shielded, for its thread.
+                await anyio.wait_all_tasks_blocked()
                 assert not done.is_set(), "the request ended with its encoder still in a thread"
-                gate.release.set()
+                encoders.release.set()
                 await done.wait()
     finally:
-        gate.release.set()  # never leave a thread parked on the gate
+        encoders.release.set()  # never leave a thread parked
     assert request_scope.cancelled_caught
-    assert active_at_end == 0
-    assert all(ended <= ended_at for _, _, ended in gate.calls)
-    assert busy_compression_threads() == []
+    assert running_at_end == 0
+    assert encoders.call_ends and all(ended < ended_at for ended in encoders.call_ends)
     aftermath.check()
 
 
 @pytest.mark.parametrize("coding", ["br", "zstd"])
 async def test_cancelled_request_leaves_no_thread_and_the_next_request_works(
-    coding: str, aftermath: Aftermath
+    coding: str, encoders: EncoderTracker, aftermath: Aftermath
 ) -> None:
     """The same, seen from outside only: a real slow chunk (br/zstd at their top levels)."""
 
@@ -514,46 +364,35 @@ async def test_cancelled_request_leaves_no_thread_and_the_next_request_works(
         await send(body(payload, more=True))
         await send(body())
 
-    delivered: list[Message] = []
-
-    async def server_send(message: Message) -> None:
-        await anyio.lowlevel.checkpoint()
-        delivered.append(message)
-
     middleware = CompressMiddleware(
         app, br_level=11, zstd_level=19, thread_min_size=THREAD_MIN, flush_delay=0
     )
+    slow = make_scope(path="/slow", accept_encoding=coding)
     with anyio.fail_after(20):
         with anyio.CancelScope() as scope:
             async with anyio.create_task_group() as tg:
-                tg.start_soon(
-                    middleware,
-                    make_scope(path="/slow", accept_encoding=coding),
-                    _receive_request,
-                    server_send,
-                )
-                await wait_until(lambda: bool(busy_compression_threads()))
+                tg.start_soon(partial(run, middleware, slow, client=Client(yields=True)))
+                await wait_until(lambda: encoders.running_off_loop > 0)
                 scope.cancel()
         assert scope.cancelled_caught
         # Right away, not eventually: the request unwound only after its thread finished.
-        assert busy_compression_threads() == []
+        assert encoders.running == 0
 
-        delivered.clear()
-        await middleware(make_scope(accept_encoding=coding), _receive_request, server_send)
-    head, *bodies = delivered
+        client = Client(yields=True)
+        await run(middleware, client=client, accept_encoding=coding)
+    head, *bodies = client.delivered
     assert dict(head["headers"])[b"content-encoding"] == coding.encode()
     assert decode(coding, b"".join(m["body"] for m in bodies)) == BIG
     aftermath.check()
 
 
-async def test_many_cancelled_requests_do_not_grow_the_threads(aftermath: Aftermath) -> None:
+async def test_many_cancelled_requests_do_not_grow_the_threads(
+    encoders: EncoderTracker, aftermath: Aftermath
+) -> None:
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         await send(start())
         while True:
             await send(body(BIG, more=True))
-
-    async def server_send(message: Message) -> None:
-        await anyio.lowlevel.checkpoint()
 
     middleware = CompressMiddleware(app, thread_min_size=THREAD_MIN, flush_delay=0)
     with anyio.fail_after(30):
@@ -562,16 +401,12 @@ async def test_many_cancelled_requests_do_not_grow_the_threads(aftermath: Afterm
                 async with anyio.create_task_group() as tg:
                     for i in range(16):
                         coding = ENCODINGS[(round_ + i) % len(ENCODINGS)]
-                        tg.start_soon(
-                            middleware,
-                            make_scope(accept_encoding=coding),
-                            _receive_request,
-                            server_send,
-                        )
-                    await wait_until(lambda: bool(busy_compression_threads()))
-                    await anyio.sleep(0.05)
+                        request = make_scope(accept_encoding=coding)
+                        client = Client(yields=True)
+                        tg.start_soon(partial(run, middleware, request, client=client))
+                    await wait_until(lambda: encoders.running_off_loop > 0)
                     scope.cancel()
-            assert busy_compression_threads() == []
+            assert encoders.running == 0
             assert threading.active_count() <= aftermath.threads + _cpu_count()
     aftermath.check()
 
@@ -588,9 +423,9 @@ async def test_many_cancelled_requests_do_not_grow_the_threads(aftermath: Afterm
     ],
 )
 async def test_overlapping_send_raises_runtime_error(
-    before: list[Message], threaded: Message, aftermath: Aftermath
+    before: list[Message], threaded: Message, encoders: EncoderTracker, aftermath: Aftermath
 ) -> None:
-    gate = Gate()
+    encoders.hold = True
     overlap: list[BaseException] = []
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -602,28 +437,22 @@ async def test_overlapping_send_raises_runtime_error(
 
         async with anyio.create_task_group() as tg:
             tg.start_soon(send_threaded)
-            await wait_until(gate.entered.is_set)
+            await wait_until(encoders.entered.is_set)
             try:
                 await send(body(b"late", more=True))
             except RuntimeError as exc:
                 overlap.append(exc)
-            gate.release.set()
+            encoders.release.set()
         if threaded["more_body"]:
             await send(body())
 
-    delivered: list[Message] = []
-
-    async def server_send(message: Message) -> None:
-        await anyio.lowlevel.checkpoint()
-        delivered.append(message)
-
+    client = Client(yields=True)
     middleware = CompressMiddleware(app, thread_min_size=THREAD_MIN, flush_delay=0)
-    install_gate(middleware, gate)
     try:
-        with anyio.fail_after(10):
-            await middleware(make_scope(accept_encoding="br"), _receive_request, server_send)
+        await run(middleware, client=client, accept_encoding="br", deadline=10)
     finally:
-        gate.release.set()  # never leave a thread parked on the gate
+        encoders.release.set()  # never leave a thread parked
+    delivered = client.delivered
     assert len(overlap) == 1
     assert "overlap" in str(overlap[0])
     # The refused message left no trace: the response is the app's other messages.
@@ -634,7 +463,9 @@ async def test_overlapping_send_raises_runtime_error(
     aftermath.check()
 
 
-async def test_overlapping_send_with_a_real_slow_chunk(aftermath: Aftermath) -> None:
+async def test_overlapping_send_with_a_real_slow_chunk(
+    encoders: EncoderTracker, aftermath: Aftermath
+) -> None:
     overlap: list[BaseException] = []
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -645,29 +476,15 @@ async def test_overlapping_send_with_a_real_slow_chunk(aftermath: Aftermath) -> 
 
         async with anyio.create_task_group() as tg:
             tg.start_soon(send_slow)
-            await wait_until(lambda: bool(busy_compression_threads()))
+            await wait_until(lambda: encoders.running_off_loop > 0)
             with pytest.raises(RuntimeError) as excinfo:
                 await send(body(b"late", more=True))
             overlap.append(excinfo.value)
         await send(body())
 
-    async def server_send(message: Message) -> None:
-        await anyio.lowlevel.checkpoint()
-
     middleware = CompressMiddleware(app, br_level=11, thread_min_size=THREAD_MIN, flush_delay=0)
-    with anyio.fail_after(20):
-        await middleware(make_scope(accept_encoding="br"), _receive_request, server_send)
+    await run(middleware, client=Client(yields=True), accept_encoding="br", deadline=20)
     assert len(overlap) == 1
     assert "overlap" in str(overlap[0])
     overlap[0].__traceback__ = None  # it holds the request's frames
     aftermath.check()
-
-
-@pytest.fixture(autouse=True)
-def _no_stray_threads() -> Iterator[None]:
-    """Whatever a test did, no thread may still be compressing once it is over."""
-    yield
-    deadline = time.monotonic() + 5
-    while busy_compression_threads() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert busy_compression_threads() == []

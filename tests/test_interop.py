@@ -18,7 +18,7 @@ import contextlib
 import json
 import os
 import subprocess
-import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,16 +29,20 @@ import pytest
 
 from asgi_compress import CompressMiddleware
 from asgi_compress._types import Receive, Scope, Send
-from examples.starlette_app import ALGORITHM_ENV, EVENT_COUNT, EVENT_INTERVAL, STATIC_DIR
+from examples.starlette_app import ALGORITHM_ENV, EVENT_COUNT, STATIC_DIR
 
+from . import sse_app
 from .conftest import ENCODINGS, Decoder, decode
 from .servers import SERVER_KINDS, ServerError, serve, server_unavailable_reason
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, ConsoleMessage, Page, Response
 
+pytestmark = pytest.mark.interop
+
 REPO = Path(__file__).resolve().parent.parent
 APP = "examples.starlette_app:app"
+SSE_APP = "tests.sse_app:app"  # events paced by the reader's acknowledgements
 
 RESOURCES = [
     pytest.param("/", id="page"),
@@ -73,17 +77,11 @@ PAGE_RESOURCES = ["/", "/static/app.css", "/static/app.js", "/api/items", "/even
 
 @dataclass(frozen=True)
 class Fetched:
-    """One response as httpx saw it: the head, and the raw (still encoded) body chunks with
-    their arrival times, in seconds since the head arrived."""
+    """One response as httpx saw it: the head, and the raw (still encoded) body."""
 
     status: int
     headers: httpx.Headers
-    chunks: tuple[tuple[float, bytes], ...]
-    ended_at: float
-
-    @property
-    def raw(self) -> bytes:
-        return b"".join(chunk for _, chunk in self.chunks)
+    raw: bytes
 
     def tokens(self, name: str) -> list[str]:
         """The comma-separated values of every ``name`` header line, lowercased."""
@@ -128,16 +126,13 @@ class Servers:
         return url
 
     def fetch(self, base: str, path: str, coding: str) -> Fetched:
-        """GET ``path`` with ``Accept-Encoding: coding``; the raw body, timed chunk by chunk."""
+        """GET ``path`` with ``Accept-Encoding: coding``; the raw (still encoded) body."""
         key = (base, path, coding)
         if key not in self._fetched:
-            chunks: list[tuple[float, bytes]] = []
             url = base + path
             with self.client.stream("GET", url, headers={"Accept-Encoding": coding}) as response:
-                started = time.monotonic()
-                chunks.extend((time.monotonic() - started, chunk) for chunk in response.iter_raw())
-                ended = time.monotonic() - started
-            self._fetched[key] = Fetched(response.status_code, response.headers, (*chunks,), ended)
+                raw = b"".join(response.iter_raw())
+            self._fetched[key] = Fetched(response.status_code, response.headers, raw)
         return self._fetched[key]
 
 
@@ -182,42 +177,34 @@ def test_resource_round_trips_through_server(
 
 @pytest.mark.parametrize("coding", ENCODINGS)
 @pytest.mark.parametrize("kind", SERVER_KINDS)
-def test_sse_events_arrive_one_by_one(servers: Servers, kind: str, coding: str) -> None:
-    base = servers.url(kind)
-    identity = servers.fetch(base, "/events", "identity")
-    assert_identity(identity)
-    expected = [event + b"\n\n" for event in identity.raw.split(b"\n\n") if event]
-    assert len(expected) == EVENT_COUNT
-
-    fetched = servers.fetch(base, "/events", coding)
-    assert fetched.headers.get("content-type", "").startswith("text/event-stream")
-    assert fetched.headers.get("content-encoding") == coding
-    assert "accept-encoding" in fetched.tokens("vary")
-    assert "content-length" not in fetched.headers
-
-    # Each raw chunk, decoded the moment it arrives, is whole events: nothing held back.
+def test_sse_each_event_decodes_as_it_is_sent(servers: Servers, kind: str, coding: str) -> None:
+    """The server sends event N+1 only once we have acknowledged event N (tests/sse_app.py):
+    so each event must decode, whole, from the bytes received before it was acknowledged.
+    Reads are accumulated and parsed: a read may end anywhere, not on an event boundary."""
+    base = servers.url(kind, app=SSE_APP)
+    stream = uuid.uuid4().hex
     decoder = Decoder(coding)
-    arrivals: list[float] = []
+    pending = b""
     received: list[bytes] = []
-    for arrived, chunk in fetched.chunks:
-        text = decoder.feed(chunk)
-        if not text:
-            assert len(received) == EVENT_COUNT, f"a chunk decoded to nothing mid-stream: {chunk!r}"
-            continue
-        assert text.endswith(b"\n\n"), f"chunk decoded to part of an event: {text!r}"
-        for event in text.split(b"\n\n")[:-1]:
-            received.append(event + b"\n\n")
-            arrivals.append(arrived)
+    headers = {"Accept-Encoding": coding}
+    with servers.client.stream(
+        "GET", f"{base}/events?stream={stream}", headers=headers
+    ) as response:
+        assert response.headers.get("content-type", "").startswith("text/event-stream")
+        assert response.headers.get("content-encoding") == coding
+        assert "accept-encoding" in response.headers.get("vary", "").lower()
+        assert "content-length" not in response.headers
+        for chunk in response.iter_raw():
+            pending += decoder.feed(chunk)
+            while b"\n\n" in pending:
+                event, pending = pending.split(b"\n\n", 1)
+                received.append(event + b"\n\n")
+                assert received[-1] == sse_app.event_text(len(received))
+                ack = servers.client.get(f"{base}/ack?stream={stream}&n={len(received)}")
+                assert ack.status_code == 200
     assert decoder.eof, f"{coding} stream did not reach its end"
-    assert received == expected
-
-    # Sent EVENT_INTERVAL apart: they must arrive spread out, not together at the end.
-    gaps = [later - earlier for earlier, later in zip(arrivals[:-1], arrivals[1:], strict=True)]
-    assert min(gaps) > 0.4 * EVENT_INTERVAL, f"events bunched up: arrivals {arrivals}"
-    for n, arrived in enumerate(arrivals[:-1], start=1):
-        assert arrived < fetched.ended_at - (EVENT_COUNT - n) * 0.5 * EVENT_INTERVAL, (
-            f"event {n} arrived at {arrived:.3f}s, the stream ended at {fetched.ended_at:.3f}s"
-        )
+    assert pending == b""
+    assert received == [sse_app.event_text(n) for n in range(1, sse_app.EVENT_COUNT + 1)]
 
 
 @pytest.mark.parametrize("kind", SERVER_KINDS)
@@ -446,14 +433,20 @@ def test_browser_fetch_decodes_byte_for_byte(
 def test_browser_eventsource_receives_each_event_as_sent(
     servers: Servers, browser: Browser, coding: str
 ) -> None:
-    base = servers.url(BROWSER_SERVER, algorithm=coding)
+    """The page acknowledges each event before the server sends the next (tests/sse_app.py):
+    every event arriving intact and in order proves each was decodable on arrival."""
+    base = servers.url(BROWSER_SERVER, algorithm=coding, app=SSE_APP)
     with open_page(browser) as (page, errors):
-        responses = load_example_page(page, base)
-        assert responses["/events"].headers.get("content-encoding") == coding
-        arrivals = [ms / 1000 for ms in page.evaluate("window.eventArrivals")]
-        assert len(arrivals) == EVENT_COUNT
-        gaps = [later - earlier for earlier, later in zip(arrivals[:-1], arrivals[1:], strict=True)]
-        assert min(gaps) > 0.4 * EVENT_INTERVAL, f"events bunched up: arrivals {arrivals}"
-        span = arrivals[-1] - arrivals[0]
-        assert span > 0.6 * (EVENT_COUNT - 1) * EVENT_INTERVAL, f"arrivals {arrivals}"
+        encodings: dict[str, str | None] = {}
+
+        def record(response: Response) -> None:
+            path = response.url.removeprefix(base).split("?")[0]
+            encodings.setdefault(path, response.headers.get("content-encoding"))
+
+        page.on("response", record)
+        page.goto(base + "/")
+        page.wait_for_function("document.body.dataset.events === 'done'", timeout=15_000)
+        received = page.evaluate("window.received")
+        assert received == [sse_app.event_data(n) for n in range(1, sse_app.EVENT_COUNT + 1)]
+        assert encodings["/events"] == coding
         assert errors == []

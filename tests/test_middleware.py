@@ -343,18 +343,10 @@ async def test_non_http_scopes_pass_straight_through(scope_type: str) -> None:
         seen.append(scope)
         await send({"type": "x.sent"})
 
-    sent: list[Message] = []
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    async def receive() -> Message:
-        return {}
-
     scope: Scope = {"type": scope_type, "headers": [(b"accept-encoding", b"gzip")]}
-    await CompressMiddleware(app)(scope, receive, send)
+    rec = await run(CompressMiddleware(app), scope)
     assert seen == [scope] and seen[0] is scope
-    assert sent == [{"type": "x.sent"}]
+    assert rec.messages == [{"type": "x.sent"}]
 
 
 @pytest.mark.parametrize("encoding", ENCODINGS)
@@ -491,7 +483,11 @@ async def test_cache_serves_the_encoded_body_per_coding() -> None:
     for encoding in ("gzip", "br"):
         rec = await run(app, accept_encoding=encoding)
         assert decode(encoding, rec.body) == BIG
-    assert set(cache._entries) == {"gzip;/page", "br;/page"}
+    # Stored per coding, under the key the policy gave, as the coding's bytes.
+    assert len(cache) == 2
+    for encoding in ("gzip", "br"):
+        stored = cache.get(f"{encoding};/page")
+        assert stored is not None and decode(encoding, stored) == BIG
     cache.set("gzip;/page", b"cached-bytes")
     rec = await run(app, accept_encoding="gzip")
     assert rec.body == b"cached-bytes"

@@ -1,9 +1,11 @@
-"""A short soak run: uvicorn + the soak app, 64 concurrent clients, every response verified.
+"""A short soak: uvicorn + the soak app, 64 concurrent clients, every response verified.
 
-The full run is ``python -m benchmarks.soak`` (tens of thousands of requests, ~2.5 min); this
-one sends a few thousand with the same checks: no failed or corrupted response, no error in
-the server's log, and the server's memory, open files and threads flat from the first to
-the last quarter of the measured part.
+The full run is ``python -m benchmarks.soak`` (tens of thousands of requests, ~2.5 min); it
+also samples the server's memory, open files and threads and fails when they grow. Those are
+measurements, not facts a short run can establish, so they stay there. This test sends a
+fixed number of requests of every kind with the same per-response checks, and asserts only
+what does not depend on the machine's speed: every request was made, none failed or came back
+corrupted, and the server logged no error.
 """
 
 from __future__ import annotations
@@ -14,17 +16,23 @@ import pytest
 
 from benchmarks.soak import run_soak
 
-pytestmark = pytest.mark.skipif(
-    not sys.platform.startswith("linux"), reason="samples the server through /proc"
-)
+pytestmark = [
+    pytest.mark.soak,
+    pytest.mark.skipif(
+        not sys.platform.startswith("linux"), reason="the soak server is sampled through /proc"
+    ),
+]
+
+REQUESTS = 1200
 
 
-def test_short_soak_is_clean_and_flat() -> None:
-    report = run_soak(requests=2000, seconds=25, warmup=1500, interval=0.05)
+def test_short_soak_is_clean() -> None:
+    # seconds: a bound against a hung server, far above what the requests need.
+    report = run_soak(requests=REQUESTS, seconds=240, warmup=0, interval=0.5)
     print(report.format())  # shown with -s, and on failure
     assert report.failure_count == 0, report.failures[:10]
     assert report.server_errors == []
-    assert report.requests >= 1000, "too few requests to judge (machine too slow?)"
+    assert report.requests == REQUESTS, "the time bound cut the run short (server hung?)"
     assert set(report.kinds) == {
         "small",
         "json",
@@ -35,4 +43,3 @@ def test_short_soak_is_clean_and_flat() -> None:
         "conditional",
         "disconnect",
     }
-    assert report.problems() == []
