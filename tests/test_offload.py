@@ -18,7 +18,7 @@ from anyio.lowlevel import checkpoint
 
 from asgi_compress import CompressMiddleware
 from asgi_compress._types import ASGIApp, Receive, Scope, Send
-from asgi_compress.settings import DEFAULT_THREAD_MIN_SIZE
+from asgi_compress.settings import DEFAULT_THREAD_MIN_SIZE, Options
 
 from .conftest import ENCODINGS, Client, body, decode, make_scope, run, start, text
 from .tracked import EncoderTracker
@@ -67,7 +67,7 @@ async def test_large_chunk_leaves_the_loop_free(encoders: EncoderTracker) -> Non
     ],
 )
 async def test_the_thread_is_chosen_by_the_work_not_the_size(
-    encoders: EncoderTracker, options: dict[str, int], coding: str, on_thread: bool
+    encoders: EncoderTracker, options: Options, coding: str, on_thread: bool
 ) -> None:
     """Issue 8: 32 KiB take ~30 ms at br-11 (a thread's worth of work) and ~0.05 ms at
     zstd-3 (not worth a hand-off), so the same size goes to a thread or stays inline."""
