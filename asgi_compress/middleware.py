@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ._headers import strip_validator_suffixes, with_vary
+from ._request_body import has_content_encoding, serve_decoded_request
 from ._responder import Responder
 from .negotiation import choose_encoding
 from .policy import SCOPE_KEY, ResponsePolicy
@@ -70,6 +71,11 @@ class CompressMiddleware:
             await self.app(scope, receive, send)
             return
         settings = self.settings
+        if settings.decompress_requests and has_content_encoding(scope["headers"]):
+            # The body is decoded for the app whatever the client accepts; the response is
+            # handled by the nested call, whose scope no longer carries Content-Encoding.
+            await serve_decoded_request(self, scope, receive, send, settings)
+            return
         accept: list[bytes] = []
         validators: dict[bytes, bytes] = {}
         for name, value in scope["headers"]:

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_ALGORITHMS",
     "DEFAULT_MIMETYPES",
+    "DEFAULT_REQUEST_MAX_RATIO",
+    "DEFAULT_REQUEST_MAX_SIZE",
     "DEFAULT_THREAD_MIN_SIZE",
     "EXTENSION_DEFAULTS",
     "KNOWN_ALGORITHMS",
@@ -78,6 +80,14 @@ DEFAULT_MIMETYPES = (
 # inline, and the hand-off adds 9-42%. Starlette's GZipMiddleware uses the same size.
 DEFAULT_THREAD_MIN_SIZE = 128 * 1024
 
+# Compressed request bodies (decompress_requests; README "Compressed request bodies").
+# A default OpenTelemetry batch (512 spans) exported as OTLP/JSON decodes to about 0.5 MB,
+# so 10 MiB leaves room for 20 of them; decoding 10 MiB costs ~10-40 ms of one core here
+# (benchmarks/request_bombs.py). The ratio is Apache mod_deflate's default
+# (DeflateInflateRatioLimit 200); JSON rarely compresses past 20:1, bombs reach 1000:1+.
+DEFAULT_REQUEST_MAX_SIZE = 10 * 1024 * 1024
+DEFAULT_REQUEST_MAX_RATIO = 200
+
 # option -> (lowest, highest) for the integer settings; None means unbounded.
 _RANGES: dict[str, tuple[int, int | None]] = {
     "level": (-1, 9),
@@ -90,6 +100,8 @@ _RANGES: dict[str, tuple[int, int | None]] = {
     "min_size": (0, None),
     "thread_min_size": (0, None),
     "breach_padding": (0, 4096),
+    "request_max_size": (1, None),
+    "request_max_ratio": (0, None),  # 0: no ratio limit
 }
 
 
@@ -110,6 +122,9 @@ class Options(TypedDict, total=False):
     streams: bool
     thread_min_size: int
     breach_padding: int
+    decompress_requests: bool
+    request_max_size: int
+    request_max_ratio: int
 
 
 def config_key(option: str) -> str:
@@ -144,6 +159,9 @@ class Settings:
     streams: bool = True
     thread_min_size: int = DEFAULT_THREAD_MIN_SIZE
     breach_padding: int = 0
+    decompress_requests: bool = False
+    request_max_size: int = DEFAULT_REQUEST_MAX_SIZE
+    request_max_ratio: int = DEFAULT_REQUEST_MAX_RATIO
     encoders: Mapping[str, Callable[[], Encoder]] = field(
         default_factory=dict, repr=False, compare=False
     )
@@ -189,6 +207,13 @@ def _build(options: Mapping[str, Any], *, name: Callable[[str], str]) -> Setting
         if not isinstance(options["streams"], bool):
             raise TypeError(f"{name('streams')} must be a bool, got {options['streams']!r}")
         values["streams"] = options["streams"]
+    if "decompress_requests" in options:
+        if not isinstance(options["decompress_requests"], bool):
+            raise TypeError(
+                f"{name('decompress_requests')} must be a bool, "
+                f"got {options['decompress_requests']!r}"
+            )
+        values["decompress_requests"] = options["decompress_requests"]
     algorithm = DEFAULT_ALGORITHMS
     if "algorithm" in options:
         algorithm = values["algorithm"] = _algorithms(options["algorithm"], name("algorithm"))
