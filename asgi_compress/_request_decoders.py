@@ -148,18 +148,21 @@ class _ZlibDecoder:
 class _BrotliDecoder:
     """br (RFC 7932): one stream."""
 
-    __slots__ = ("_decompressor", "_pending", "fed")
+    __slots__ = ("_decompressor", "_more", "_pending", "fed")
 
     def __init__(self) -> None:
         self._decompressor = brotli.Decompressor()
         self._pending = b""
+        self._more = False  # the last call filled its limit: more output may be buffered
         self.fed = False
 
     @property
     def needs_input(self) -> bool:
-        # brotli takes all its input at once; until its buffered output is drained,
-        # it accepts only empty input (brotli >= 1.2, output_buffer_limit).
-        return not self._pending and bool(self._decompressor.can_accept_more_data())
+        # brotli (>= 1.2) takes its input whole; while output is pending it may say it can
+        # accept more data (brotli 1.2.1 does), so a full call means "call again" too.
+        return (
+            not self._pending and not self._more and bool(self._decompressor.can_accept_more_data())
+        )
 
     @property
     def complete(self) -> bool:
@@ -180,6 +183,7 @@ class _BrotliDecoder:
             out: bytes = d.process(data, output_buffer_limit=limit)
         except brotli.error:
             raise BodyCorrupt("invalid br data") from None
+        self._more = len(out) >= limit and not d.is_finished()
         return out
 
 
