@@ -14,12 +14,13 @@ speaks three verbs:
 No call can turn a small input into gigabytes: zlib and zstd take ``max_length``, brotli
 (>= 1.2) takes ``output_buffer_limit``. A :class:`DecodingPipeline` chains the decoders of a
 stacked ``Content-Encoding`` (RFC 9110 section 8.4: listed in the order they were applied, so
-undone from the last to the first) and makes exactly one decoder call per :meth:`step`, so a
-step's work is bounded by one input chunk plus :data:`STEP_OUTPUT`. After every call it
-counts what that stage has produced against the limits: at most ``max_size`` decoded bytes
-per stage, and at most ``max_ratio`` times the bytes received from the wire once past
-:data:`RATIO_FLOOR`. The app never receives a byte past the limits: the check runs before
-the output is handed on.
+undone from the last to the first). It hands the first decoder the wire at most
+:data:`WIRE_SLICE` bytes at a time and asks every call for at most :data:`STEP_OUTPUT` bytes,
+so a call's work is bounded; :meth:`DecodingPipeline.run` makes a bounded batch of calls.
+After every call it counts what that stage has produced against the limits: at most
+``max_size`` decoded bytes per stage, and at most ``max_ratio`` times the wire bytes handed
+over so far once past :data:`RATIO_FLOOR`. The check runs before the output is handed on, so
+the app never receives a byte past a limit.
 
 Defined answers for the edge cases (RFC 1952 section 2.2, RFC 8878 section 3):
 
@@ -54,6 +55,7 @@ __all__ = [
     "DECODERS",
     "RATIO_FLOOR",
     "STEP_OUTPUT",
+    "WIRE_SLICE",
     "BodyCorrupt",
     "BodyRejected",
     "BodyTooLarge",
@@ -62,6 +64,9 @@ __all__ = [
 
 STEP_OUTPUT = 64 * 1024
 """The output one decoder call is asked for: the most a request holds per stage."""
+
+WIRE_SLICE = 8 * 1024
+"""The most wire bytes handed to the first decoder at once: the ratio's granularity."""
 
 RATIO_FLOOR = 1024 * 1024
 """The expansion ratio is enforced once a stage has decoded more than this: the first bytes
@@ -252,42 +257,81 @@ class DecodingPipeline:
         max_ratio: the most bytes a stage may produce per wire byte (past
             :data:`RATIO_FLOOR`); 0 for no ratio limit.
 
-    Not thread-safe: one step at a time (a step may run on a worker thread).
+    Not thread-safe: one call at a time (a call may run on a worker thread).
     """
 
-    __slots__ = ("_max_ratio", "_max_size", "_stages", "_totals", "wire_bytes")
+    __slots__ = (
+        "_max_ratio",
+        "_max_size",
+        "_stages",
+        "_totals",
+        "_wire",
+        "_wire_at",
+        "wire_bytes",
+    )
 
     def __init__(self, codings: Sequence[str], *, max_size: int, max_ratio: int) -> None:
         self._stages = [DECODERS[token]() for token in reversed(codings)]
         self._totals = [0] * len(self._stages)
         self._max_size = max_size
         self._max_ratio = max_ratio
-        self.wire_bytes = 0
+        self._wire = b""
+        self._wire_at = 0
+        self.wire_bytes = 0  # handed to the first decoder so far
 
     @property
     def needs_input(self) -> bool:
         """No stage can make progress without more bytes from the wire."""
-        return all(stage.needs_input for stage in self._stages)
+        return self._wire_at >= len(self._wire) and all(s.needs_input for s in self._stages)
 
     def feed(self, data: bytes) -> None:
-        """Hand over the next non-empty chunk from the wire (only when ``needs_input``)."""
-        self.wire_bytes += len(data)
-        self._stages[0].feed(data)
+        """Hand over the next chunk from the wire (only when ``needs_input``)."""
+        self._wire = data
+        self._wire_at = 0
 
-    def step(self) -> bytes:
-        """Make one decoder call; return the decoded bytes it produced for the app, if any.
+    def run(self, budget: int, max_steps: int) -> bytes:
+        """Make decoder calls until ``budget`` bytes are ready for the app, the wire chunk is
+        used up, or ``max_steps`` calls were made; return the bytes for the app.
 
         Raises:
             BodyCorrupt: the coded data is invalid.
             BodyTooLarge: a stage went past ``max_size`` or ``max_ratio``.
         """
+        out = self._step()
+        if len(out) >= budget or self.needs_input:
+            return out
+        parts = [out]
+        size = len(out)
+        for _ in range(max_steps - 1):
+            if size >= budget or self.needs_input:
+                break
+            out = self._step()
+            parts.append(out)
+            size += len(out)
+        return b"".join(parts)
+
+    def check_complete(self) -> None:
+        """At the end of the wire body: raise ``BodyCorrupt`` if any stream is truncated."""
+        if not all(stage.complete for stage in self._stages):
+            raise BodyCorrupt("truncated coded data")
+
+    def _step(self) -> bytes:
+        """One decoder call: the innermost stage with work goes first, so that every stage
+        holds one chunk at most. Returns what the last stage produced, if it ran."""
         stages = self._stages
         last = len(stages) - 1
-        # The innermost stage with work goes first, so every stage holds one chunk at most.
         for index in range(last, -1, -1):
             stage = stages[index]
             if stage.needs_input:
-                continue
+                if index or self._wire_at >= len(self._wire):
+                    continue
+                # The first decoder takes the wire a slice at a time, so the ratio is measured
+                # against input it was actually given, not a whole chunk it has barely begun.
+                at = self._wire_at
+                piece = self._wire[at : at + WIRE_SLICE]
+                self._wire_at = at + len(piece)
+                self.wire_bytes += len(piece)
+                stage.feed(piece)
             out = stage.read(STEP_OUTPUT)
             if out:
                 self._count(index, len(out))
@@ -296,11 +340,6 @@ class DecodingPipeline:
                     return b""
             return out
         return b""
-
-    def check_complete(self) -> None:
-        """At the end of the wire body: raise ``BodyCorrupt`` if any stream is truncated."""
-        if not all(stage.complete for stage in self._stages):
-            raise BodyCorrupt("truncated coded data")
 
     def _count(self, index: int, size: int) -> None:
         total = self._totals[index] = self._totals[index] + size

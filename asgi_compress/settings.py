@@ -81,10 +81,10 @@ DEFAULT_MIMETYPES = (
 DEFAULT_THREAD_MIN_SIZE = 128 * 1024
 
 # Compressed request bodies (decompress_requests; README "Compressed request bodies").
-# A default OpenTelemetry batch (512 spans) exported as OTLP/JSON decodes to about 0.5 MB,
-# so 10 MiB leaves room for 20 of them; decoding 10 MiB costs ~10-40 ms of one core here
+# 10 MiB holds 70 OpenTelemetry batches (512 spans) of the tests' OTLP/JSON export (143 KB),
+# or 10 of spans ten times richer, and decodes in 9-32 ms of one core here
 # (benchmarks/request_bombs.py). The ratio is Apache mod_deflate's default
-# (DeflateInflateRatioLimit 200); JSON rarely compresses past 20:1, bombs reach 1000:1+.
+# (DeflateInflateRatioLimit 200); that OTLP export compresses 20:1, zero bombs 1000:1+.
 DEFAULT_REQUEST_MAX_SIZE = 10 * 1024 * 1024
 DEFAULT_REQUEST_MAX_RATIO = 200
 

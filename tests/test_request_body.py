@@ -299,7 +299,7 @@ async def test_decoding_does_not_depend_on_accept_encoding() -> None:
 # -- refusals ---------------------------------------------------------------------------------
 
 _random = random.Random(13)
-NOISE = bytes(_random.getrandbits(8) for _ in range(200_000))  # incompressible
+NOISE = _random.randbytes(200_000)  # incompressible
 JSONISH = json.dumps([{"id": i, "name": f"item {i}"} for i in range(3000)]).encode()
 GZ = ENCODE["gzip"](JSONISH)
 CORRUPT_GZ = GZ[:40] + bytes(b ^ 0x55 for b in GZ[40:80]) + GZ[80:]
@@ -640,18 +640,9 @@ BOMB = 64 * MiB
 
 
 @pytest.mark.interop
-@pytest.mark.parametrize(
-    ("header", "pieces"),
-    [
-        pytest.param("gzip", zeros_pieces("gzip", BOMB), id="gzip-1000x"),
-        pytest.param("br", zeros_pieces("br", BOMB), id="br"),
-        pytest.param("zstd", zeros_pieces("zstd", BOMB), id="zstd"),
-        pytest.param("gzip, br", nested_bomb(BOMB), id="nested-gzip-br"),
-    ],
-)
-def test_bombs_are_refused_413_while_other_requests_are_served(
-    server: str, header: str, pieces: list[bytes]
-) -> None:
+@pytest.mark.parametrize("header", ["gzip", "br", "zstd", "gzip, br"])
+def test_bombs_are_refused_413_while_other_requests_are_served(server: str, header: str) -> None:
+    pieces = nested_bomb(BOMB) if header == "gzip, br" else zeros_pieces(header, BOMB)
     assert sum(map(len, pieces)) * 1000 < BOMB  # expands more than 1000 times
     key = header.replace(", ", "-")
     started: dict[str, int] = {}
