@@ -346,6 +346,40 @@ async def test_bad_bodies_are_answered_before_the_app_sees_an_end(
         assert len(got.body) <= options.get("request_max_size", DEFAULT_REQUEST_MAX_SIZE)
 
 
+@pytest.mark.parametrize(
+    ("limit", "status"),
+    [
+        pytest.param(100_000, 200, id="exactly-the-limit"),
+        pytest.param(99_999, 413, id="one-byte-over"),
+    ],
+)
+async def test_the_size_limit_is_exact(limit: int, status: int) -> None:
+    body = NOISE[:100_000]
+    got = await exchange(
+        wire_messages(ENCODE["gzip"](body), [5000]), "gzip", request_max_size=limit
+    )
+    assert got.status == status
+    assert got.completed == (status == 200)
+    assert len(got.body) <= limit
+    if status == 200:
+        assert got.body == body
+
+
+async def test_the_app_gets_the_other_headers_but_not_those_of_the_coded_bytes() -> None:
+    headers = [
+        ("content-type", "application/json"),
+        ("content-digest", "sha-256=:AAAA:"),
+        ("repr-digest", "sha-256=:BBBB:"),
+        ("x-request-id", "42"),
+    ]
+    got = await exchange(ENCODE["zstd"](b"{}"), "zstd", headers=headers)
+    assert got.app_scope is not None
+    assert got.app_scope["headers"] == [
+        (b"content-type", b"application/json"),
+        (b"x-request-id", b"42"),
+    ]
+
+
 async def test_ratio_limit_off_lets_a_compressible_body_through() -> None:
     got = await exchange(zeros_stream("gzip", 4 * MiB), "gzip", request_max_ratio=0)
     assert got.status == 200 and got.body == bytes(4 * MiB)
@@ -495,6 +529,30 @@ async def test_quart_extension_decodes_with_compress_decompress_requests() -> No
     assert json.loads(ok.response_body) == {"count": 1000, "encoding": None}
     too_big = await call(ENCODE["gzip"](NOISE))
     assert too_big.status == 413
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_quart_leaves_coded_bodies_alone_by_default() -> None:
+    from quart import Quart, request
+
+    from asgi_compress import Compress
+
+    app = Quart(__name__)
+    Compress(app)
+    assert app.config["COMPRESS_DECOMPRESS_REQUESTS"] is False
+    assert app.config["COMPRESS_REQUEST_MAX_SIZE"] == DEFAULT_REQUEST_MAX_SIZE
+
+    @app.post("/raw")
+    async def raw() -> bytes:
+        assert request.headers.get("Content-Encoding") == "gzip"
+        data = await request.get_data(as_text=False)
+        assert isinstance(data, bytes)
+        return data
+
+    wire = ENCODE["gzip"](b"still coded")
+    client = app.test_client()
+    response = await client.post("/raw", data=wire, headers={"Content-Encoding": "gzip"})
+    assert await response.get_data(as_text=False) == wire
 
 
 # -- under a real uvicorn ---------------------------------------------------------------------
