@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 from ._decide import RequestView
 from ._headers import strip_validator_suffixes
 from ._paths import full_path
+from ._request_body import has_content_encoding, serve_decoded_request
 from ._responder import Responder
 from .negotiation import choose_encoding
 from .policy import SCOPE_KEY, SKIP_KEY, ResponsePolicy
@@ -94,6 +95,11 @@ class CompressMiddleware:
         if not isinstance(headers, (list, tuple)):
             # ASGI: any iterable; a generator read here would leave the app none.
             headers = scope["headers"] = list(headers)
+        if settings.decompress_requests and has_content_encoding(headers):
+            # The body is decoded for the app whatever the client accepts; the response is
+            # handled by the nested call, whose scope no longer carries Content-Encoding.
+            await serve_decoded_request(self, scope, receive, send, settings)
+            return
         if settings.exclude_paths and settings.is_excluded_path(
             full_path(scope["path"], scope.get("root_path", ""))
         ):

@@ -38,6 +38,8 @@ __all__ = [
     "DEFAULT_ALGORITHMS",
     "DEFAULT_FLUSH_DELAY",
     "DEFAULT_MIMETYPES",
+    "DEFAULT_REQUEST_MAX_RATIO",
+    "DEFAULT_REQUEST_MAX_SIZE",
     "DEFAULT_THREAD_MIN_SIZE",
     "EXTENSION_DEFAULTS",
     "FLASK_COMPRESS_MIMETYPES",
@@ -66,6 +68,14 @@ DEFAULT_THREAD_MIN_SIZE = 128 * 1024
 DEFAULT_FLUSH_DELAY = 0.005
 _MAX_FLUSH_DELAY = 1.0
 
+# Compressed request bodies (decompress_requests; README "Compressed request bodies").
+# 10 MiB holds 70 OpenTelemetry batches (512 spans) of the tests' OTLP/JSON export (143 KB),
+# or 10 of spans ten times richer, and decodes in 9-32 ms of one core here
+# (benchmarks/request_bombs.py). The ratio is Apache mod_deflate's default
+# (DeflateInflateRatioLimit 200); that OTLP export compresses 20:1, zero bombs 1000:1+.
+DEFAULT_REQUEST_MAX_SIZE = 10 * 1024 * 1024
+DEFAULT_REQUEST_MAX_RATIO = 200
+
 # option -> (lowest, highest) for the integer settings; None means unbounded.
 _RANGES: dict[str, tuple[int, int | None]] = {
     "level": (-1, 9),
@@ -78,6 +88,8 @@ _RANGES: dict[str, tuple[int, int | None]] = {
     "min_size": (0, None),
     "thread_min_size": (0, None),
     "breach_padding": (0, 4096),
+    "request_max_size": (1, None),
+    "request_max_ratio": (0, None),  # 0: no ratio limit
 }
 
 
@@ -103,6 +115,9 @@ class Options(TypedDict, total=False):
     breach_padding: int
     flush_delay: float
     on_response: ReportHook | None
+    decompress_requests: bool
+    request_max_size: int
+    request_max_ratio: int
 
 
 FLASK_COMPRESS_OPTIONS: Mapping[str, Any] = MappingProxyType(
@@ -174,6 +189,9 @@ class Settings:
     breach_padding: int = 0
     flush_delay: float = DEFAULT_FLUSH_DELAY
     on_response: ReportHook | None = None
+    decompress_requests: bool = False
+    request_max_size: int = DEFAULT_REQUEST_MAX_SIZE
+    request_max_ratio: int = DEFAULT_REQUEST_MAX_RATIO
     encoders: Mapping[str, Callable[[], Encoder]] = field(init=False, repr=False, compare=False)
     _media_filter: MediaTypeFilter = field(init=False, repr=False, compare=False)
     _known_types: dict[str, bool] = field(init=False, repr=False, compare=False)
@@ -258,7 +276,7 @@ def _normalize(options: Mapping[str, Any], *, name: Callable[[str], str]) -> dic
         values["flush_delay"] = seconds(
             options["flush_delay"], 0, _MAX_FLUSH_DELAY, name("flush_delay")
         )
-    for option in ("streams", "success_only"):
+    for option in ("streams", "success_only", "decompress_requests"):
         if option in options:
             if not isinstance(options[option], bool):
                 raise TypeError(f"{name(option)} must be a bool, got {options[option]!r}")
