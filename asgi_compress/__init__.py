@@ -4,20 +4,21 @@ Example:
     >>> from asgi_compress import CompressMiddleware
     >>> app = CompressMiddleware(app, br_level=5)  # doctest: +SKIP
 
-The Quart extension, ``Compress``, is imported on first use so that the middleware works
-without Quart installed.
+The Quart extension, ``Compress``, and ``RedisCache`` are imported on first use, so that the
+middleware works without Quart or redis-py installed.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .cache import CacheBackend, DictCache
+from .cache import CacheBackend, DictCache, DirectoryCache, ResponseCache, cacheable
 from .middleware import CompressMiddleware
 from .policy import ResponsePolicy, skip_compression
 from .settings import Settings
 
 if TYPE_CHECKING:
+    from .cache import RedisCache
     from .quart import Compress
 
 __version__ = "0.1.0"
@@ -27,9 +28,13 @@ __all__ = [
     "Compress",
     "CompressMiddleware",
     "DictCache",
+    "DirectoryCache",
+    "RedisCache",
+    "ResponseCache",
     "ResponsePolicy",
     "Settings",
     "__version__",
+    "cacheable",
     "skip_compression",
 ]
 
@@ -39,4 +44,8 @@ def __getattr__(name: str) -> Any:
         from .quart import Compress
 
         return Compress
+    if name == "RedisCache":  # redis-py is an optional extra
+        from .cache import RedisCache
+
+        return RedisCache
     raise AttributeError(f"module 'asgi_compress' has no attribute {name!r}")

@@ -21,14 +21,18 @@ from typing import TYPE_CHECKING
 
 from ._headers import strip_validator_suffixes, with_vary
 from ._responder import Responder
+from .cache import DEFAULT_CACHE_MAX_SIZE, ResponseCache
 from .negotiation import choose_encoding
 from .policy import SCOPE_KEY, ResponsePolicy
 from .settings import Settings
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from typing_extensions import Unpack
 
     from ._types import ASGIApp, Message, Receive, Scope, Send
+    from .cache import CacheBackend
     from .settings import Options
 
 __all__ = ["CompressMiddleware"]
@@ -42,6 +46,13 @@ class CompressMiddleware:
 
     Args:
         app: the ASGI application to wrap.
+        cache: where encoded whole bodies are kept and shared (a
+            :class:`~asgi_compress.DictCache`, :class:`~asgi_compress.DirectoryCache`,
+            :class:`~asgi_compress.RedisCache`, any ``get``/``set`` object, or a
+            :class:`~asgi_compress.ResponseCache` built with more options); ``None``: none.
+        cache_levels: coding -> level at which cached entries are made (``{"br": 11}``):
+            a miss is answered at the normal level, then recompressed on a worker thread.
+        cache_max_size: the largest declared Content-Length collected to be cached.
         **options: the Flask-Compress settings, lowercased without ``COMPRESS_``
             (``min_size``, ``br_level``, ``algorithm``...) plus ``thread_min_size``;
             see :class:`~asgi_compress.settings.Options` and the README's table.
@@ -57,13 +68,24 @@ class CompressMiddleware:
         >>> asgi_app = CompressMiddleware(app, min_size=1024)     # any ASGI app
     """
 
-    def __init__(self, app: ASGIApp, **options: Unpack[Options]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        cache: CacheBackend | ResponseCache | None = None,
+        cache_levels: Mapping[str, int] | None = None,
+        cache_max_size: int = DEFAULT_CACHE_MAX_SIZE,
+        **options: Unpack[Options],
+    ) -> None:
         self.app = app
         self.settings = Settings.from_options(**options)
+        self.cache = _response_cache(cache, cache_levels, cache_max_size)
 
     def new_policy(self, scope: Scope) -> ResponsePolicy:
         """The policy a request starts with; extensions override this to read live config."""
-        return ResponsePolicy(self.settings)
+        policy = ResponsePolicy(self.settings)
+        policy.cache = self.cache
+        return policy
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -102,6 +124,24 @@ class CompressMiddleware:
             send, policy, scope, encoding, stream_encoding, validators=validators, stripped=stripped
         )
         await self.app(scope, receive, responder.send)
+
+
+def _response_cache(
+    cache: CacheBackend | ResponseCache | None,
+    levels: Mapping[str, int] | None,
+    max_size: int,
+) -> ResponseCache | None:
+    if isinstance(cache, ResponseCache):
+        if levels is not None or max_size != DEFAULT_CACHE_MAX_SIZE:
+            raise TypeError(
+                "cache_levels and cache_max_size go to ResponseCache(...) when cache is one"
+            )
+        return cache
+    if cache is None:
+        if levels is not None:
+            raise TypeError("cache_levels needs a cache: pass cache=DictCache() or another")
+        return None
+    return ResponseCache(cache, levels=levels, max_size=max_size)
 
 
 def _scope_for_app(scope: Scope, tokens: tuple[str, ...], stripped: dict[bytes, bytes]) -> Scope:
