@@ -159,8 +159,10 @@ async def test_store_recompresses_at_the_cache_level() -> None:
         gz = await cache.lookup("gzip", BODY, ENCODERS["gzip"])
     # Byte-identical to a fresh encoding at the cache level by the codec libraries themselves.
     assert br.encoded == brotli.compress(BODY, quality=11, lgwin=22)
+    # gzip-9 is not always smaller than the normal level: the entry is the smaller of the two.
+    normal = ENCODERS["gzip"]().finish(BODY)
     assert gz.encoded is not None and zlib.decompress(gz.encoded, 31) == BODY
-    assert gz.encoded[8] == 2  # RFC 1952 section 2.3.1: XFL 2, "maximum compression" (level 9)
+    assert len(gz.encoded) <= len(normal)
 
 
 class _GatedEncoder:
