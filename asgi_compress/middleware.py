@@ -61,6 +61,10 @@ class CompressMiddleware:
         TypeError: an unknown option or a value of the wrong type.
         ValueError: an unknown algorithm or a value out of range.
 
+    Attributes:
+        cache: the :class:`~asgi_compress.ResponseCache` every request's policy starts with
+            (an app may set ``policy.cache = None`` to keep one response out of it).
+
     Example:
         >>> from starlette.applications import Starlette
         >>> app = Starlette()

@@ -81,8 +81,10 @@ class Compress:
     Attributes:
         app: the app given to the constructor, if any.
         cache: where compressed one-shot bodies are kept (anything with ``get``/``set``,
-            sync or async, such as :class:`~asgi_compress.DictCache`); ``None``: no cache.
-            Set by ``COMPRESS_CACHE_BACKEND`` at ``init_app``, or assign it afterwards.
+            sync or async, such as :class:`~asgi_compress.DictCache`, or a
+            :class:`~asgi_compress.ResponseCache` for cache levels and a secret); ``None``:
+            no cache. Set by ``COMPRESS_CACHE_BACKEND`` at ``init_app``, or assign it
+            afterwards.
         cache_key: the function naming a request's cache entry (``COMPRESS_CACHE_KEY``).
             Required when ``cache`` is set. Unlike Flask-Compress, the name only chooses
             the slot: an entry is served only for the very body it was made from (its

@@ -84,6 +84,7 @@ class RedisCache:
                 raise ValueError(f"{name} must be a number > 0, got {value!r}")
         if not isinstance(retry_after, (int, float)) or retry_after < 0:
             raise ValueError(f"retry_after must be a number >= 0, got {retry_after!r}")
+        self._owns_client = isinstance(url_or_client, str)
         self.client: Any = (
             _client(url_or_client, timeout) if isinstance(url_or_client, str) else url_or_client
         )
@@ -119,8 +120,9 @@ class RedisCache:
         await self._call("delete", self.prefix + key)
 
     async def aclose(self) -> None:
-        """Close the connection pool (of a client made from a URL)."""
-        await self.client.aclose()
+        """Close the connection pool of a client made from a URL (a client given is yours)."""
+        if self._owns_client:
+            await self.client.aclose()
 
     async def _call(self, command: str, *args: Any, **kwargs: Any) -> Any:
         if self._failed and time.monotonic() < self._open_until:
