@@ -7,6 +7,7 @@ file (tests/test_cache_redis.py); the responder's use of the seam, tests/test_ca
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import anyio
+import anyio.lowlevel
 import brotli
 import pytest
 
@@ -145,6 +147,52 @@ async def test_entries_forged_without_the_secret_are_never_served() -> None:
         assert not (await cache.lookup("gzip", BODY, ENCODERS["gzip"])).hit
         await roundtrip(cache, "gzip", BODY)
         assert (await cache.lookup("gzip", BODY, ENCODERS["gzip"])).hit
+
+
+# -- backends of any shape -----------------------------------------------------------------------
+
+
+class AsyncBackend:
+    """An aiocache-style backend: coroutine methods."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, bytes] = {}
+
+    async def get(self, key: str) -> bytes | None:
+        await anyio.lowlevel.checkpoint()
+        return self.data.get(key)
+
+    async def set(self, key: str, value: bytes) -> None:
+        await anyio.lowlevel.checkpoint()
+        self.data[key] = value
+
+
+class FailingBackend:
+    def get(self, key: str) -> bytes | None:
+        raise ConnectionError("cache is down")
+
+    def set(self, key: str, value: bytes) -> None:
+        raise ConnectionError("cache is down")
+
+
+async def test_an_async_backend_works_like_a_sync_one() -> None:
+    cache = ResponseCache(AsyncBackend())
+    with anyio.fail_after(5):
+        await roundtrip(cache, "zstd", BODY)
+        found = await cache.lookup("zstd", BODY, ENCODERS["zstd"])
+    assert found.encoded is not None and decode("zstd", found.encoded) == BODY
+
+
+async def test_a_failing_backend_is_a_logged_miss(caplog: pytest.LogCaptureFixture) -> None:
+    cache = ResponseCache(FailingBackend())
+    with anyio.fail_after(5), caplog.at_level(logging.WARNING, logger="asgi_compress"):
+        found = await cache.lookup("br", BODY, ENCODERS["br"])
+        stored = await cache.store(found, ENCODERS["br"]().finish(BODY))
+    assert not found.hit
+    assert stored is False
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("get() failed" in m for m in messages)
+    assert any("set() failed" in m for m in messages)
 
 
 # -- cache levels --------------------------------------------------------------------------------

@@ -140,6 +140,32 @@ async def test_a_tampered_entry_in_redis_is_never_served(redis_url: str, tamper:
 
 
 @asyncio_only
+async def test_a_full_redis_skips_stores_and_keeps_serving_hits(
+    redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    backend = RedisCache(redis_url, timeout=2)
+    cache = ResponseCache(backend)
+    client = sync_client(redis_url)
+    other = text(30_000, seed=4)
+    try:
+        with anyio.fail_after(10):
+            await miss_then_hit(cache)  # stored while there is room
+            client.config_set("maxmemory-policy", "noeviction")
+            client.config_set("maxmemory", 1)  # now every write is refused with OOM
+            with caplog.at_level(logging.WARNING, logger="asgi_compress"):
+                found = await cache.lookup("br", other, ENCODERS["br"])
+                assert await cache.store(found, ENCODERS["br"]().finish(other)) is False
+            assert any("Redis is full" in r.getMessage() for r in caplog.records)
+            # Reads still work: the earlier entry is served, and the circuit stays closed.
+            assert (await cache.lookup("br", BODY, ENCODERS["br"])).hit
+            assert backend.available
+    finally:
+        client.config_set("maxmemory", 0)
+        client.close()
+        await backend.aclose()
+
+
+@asyncio_only
 async def test_redis_killed_then_restarted(caplog: pytest.LogCaptureFixture) -> None:
     """Down: every lookup is a quick miss, logged once, never an error. Back: hits resume."""
     server = RedisServer().start()

@@ -137,7 +137,11 @@ class RedisCache:
                 getattr(self.client, command)(*args, **kwargs), self.timeout
             )
         except Exception as error:
-            if command == "set" and "OOM" in str(error):
+            # redis-py raises OutOfMemoryError for Redis's "-OOM" reply (maxmemory reached
+            # under a no-eviction policy): only writes fail, so reads stay on.
+            if command == "set" and (
+                type(error).__name__ == "OutOfMemoryError" or str(error).startswith("OOM")
+            ):
                 self._log(f"Redis is full, entry not stored: {error}")
                 return None
             self._fail(f"{type(error).__name__}: {error}".rstrip(": "))
