@@ -10,6 +10,19 @@ With ``levels`` (``{"br": 11}``), entries of those codings hold bytes encoded at
 level, made by ``store`` on a worker thread when an improvement slot is free. Under load (all
 slots busy) ``store`` drops the work and returns at once: the response already went out at the
 normal level, and a later miss will try again.
+
+The responder's side, for a whole body it is about to encode (sketch)::
+
+    cache = policy.cache
+    if cache is not None and cacheable(head_headers) and not settings.breach_padding:
+        found = await cache.lookup(coding, body, settings.encoders[coding],
+                                   slot=policy.cache_key)
+        if found.hit:
+            ...send found.encoded (Content-Length: its length); report cached=True
+            return
+    ...encode as usual (encoded, or None when it did not pay), send the last byte
+    if found is not None:
+        await cache.store(found, encoded)   # after the response, in this task
 """
 
 from __future__ import annotations
