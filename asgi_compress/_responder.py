@@ -55,7 +55,7 @@ from ._offload import CodecRunner, ns_per_byte, offload
 from ._padding import padding
 from ._pause import PauseTimer
 from ._stream import EncodedStream
-from .cache import cache_get, cache_set
+from .cache import cacheable
 from .report import CompressionReport, PassReason
 
 if TYPE_CHECKING:
@@ -111,12 +111,14 @@ class Responder:
         "_buffer",
         "_bytes_in",
         "_bytes_out",
+        "_cached",
         "_coding",
         "_declared",
         "_flushing",
         "_gone",
         "_head",
         "_held",
+        "_hold_limit",
         "_observed",
         "_policy",
         "_reason",
@@ -245,6 +247,7 @@ class Responder:
         self._start = message
         self._status = message["status"]
         self._bytes_in = self._bytes_out = 0
+        self._cached = False
         head = self._head = ResponseHead(message.get("headers", ()))
         self._declared = head.content_length
         decision = _decide.decide_start(
@@ -259,6 +262,12 @@ class Responder:
             self._state = _HELD
             self._buffer: list[bytes] = []
             self._held = 0
+            self._hold_limit = HOLD_LIMIT
+            cache = policy.cache if policy is not None else None
+            declared = self._declared
+            if cache is not None and declared is not None and declared <= cache.max_size:
+                # A body of known length that the cache would keep is collected whole.
+                self._hold_limit = max(HOLD_LIMIT, declared)
             if self._declared is None and settings.flush_delay:
                 self._touch_timer()  # headers on time: a pause before the first body sends them
         elif action is Action.NOT_MODIFIED:
@@ -312,7 +321,7 @@ class Responder:
         # flushing (flush_delay=0) starts the stream at once, as does a full hold.
         if (
             not self._settings.flush_delay
-            or self._held >= HOLD_LIMIT
+            or self._held >= self._hold_limit
             or self._request.stream_encoding is None
         ):
             await self._send_held_as_stream()
@@ -333,35 +342,47 @@ class Responder:
         assert coding is not None
         if await self._send_precondition_answer(coding, stream=streamed, more=more):
             return
-        encoded = await self._encode_whole(coding, body)
+        policy = self._policy
+        cache = policy.cache if policy is not None else None
+        found = None
+        if (
+            cache is not None
+            and not self._settings.breach_padding  # padded bytes must differ every time
+            # One message, or a declared length: a stream of unknown length is not cached,
+            # even when it turned out short enough to be answered whole.
+            and (not streamed or self._declared is not None)
+            and cacheable(self._start.get("headers", ()))
+        ):
+            assert policy is not None
+            found = await cache.lookup(
+                coding, body, self._settings.encoders[coding], slot=policy.cache_key
+            )
+        encoded = found.encoded if found is not None else None
+        self._cached = encoded is not None
+        if encoded is None:
+            encoded = await self._encode_whole(coding, body)
         if encoded is None:
             self._reason = PassReason.NOT_SMALLER
             await self._send_unencoded(body, more=more)
-            return
-        self._coding = coding
-        self._state = _FINISHING if more else _DONE
-        # With trailers the body goes out chunked; a Content-Length would contradict it.
-        length = None if self._start.get("trailers") else len(encoded)
-        self._bytes_out = len(encoded)
-        await self._send_encoded_start(coding, content_length=length)
-        await self._send({"type": _BODY, "body": encoded, "more_body": more})
+        else:
+            self._coding = coding
+            self._state = _FINISHING if more else _DONE
+            # With trailers the body goes out chunked; a Content-Length would contradict it.
+            length = None if self._start.get("trailers") else len(encoded)
+            self._bytes_out = len(encoded)
+            await self._send_encoded_start(coding, content_length=length)
+            await self._send({"type": _BODY, "body": encoded, "more_body": more})
+        if found is not None and not found.hit:
+            assert cache is not None
+            # After the response's bytes went out, in this task: keep them (or better ones,
+            # made at the cache level on a worker thread when a slot is free).
+            await cache.store(found, encoded)
 
     async def _encode_whole(self, coding: str, body: bytes) -> bytes | None:
-        """The encoded body, from the policy's cache when it has it; ``None`` if not smaller."""
-        policy = self._policy
-        cache, key = (policy.cache, policy.cache_key) if policy is not None else (None, None)
-        if cache is not None and key is not None:
-            key = f"{coding};{key}"
-            cached = await cache_get(cache, key)
-            if cached is not None:
-                return cached
+        """The encoded body; ``None`` if encoding did not make it smaller."""
         encoder, prefix = self._new_encoder(coding)
         encoded = prefix + await self._codec_runner(coding).run(encoder.finish, body)
-        if len(encoded) >= len(body):
-            return None
-        if cache is not None and key is not None:
-            await cache_set(cache, key, encoded)
-        return encoded
+        return encoded if len(encoded) < len(body) else None
 
     async def _send_held_as_stream(self) -> None:
         """The held response is a stream: its head goes out, then what was held, encoded."""
@@ -521,7 +542,7 @@ class Responder:
             return False
         head = self._head
         assert head is not None
-        weak = bool(self._settings.breach_padding)
+        weak = self._weak_etags(coding)
         etag = head.etag
         if etag is not None:
             etag = suffix_etag(etag, coding.encode("latin-1"), weak=weak)
@@ -574,7 +595,7 @@ class Responder:
             coding,
             content_length=content_length,
             needs_vary=self._head.needs_vary,
-            weak_etag=bool(self._settings.breach_padding),
+            weak_etag=self._weak_etags(coding),
         )
         await self._send({**self._start, "headers": headers})
 
@@ -586,6 +607,15 @@ class Responder:
         if self._head.needs_vary and self._reason is not PassReason.EXCLUDED:
             return {**start, "headers": [*start.get("headers", ()), VARY_HEADER]}
         return start
+
+    def _weak_etags(self, coding: str) -> bool:
+        """Whether the encoded bytes may differ between responses with the same ETag, which
+        a strong validator would deny (RFC 9110 section 8.8.1): BREACH padding is random,
+        and with a cache level one body goes out at two levels (a miss, then the hits)."""
+        if self._settings.breach_padding:
+            return True
+        cache = self._policy.cache if self._policy is not None else None
+        return cache is not None and coding in cache.levels
 
     def _touch_timer(self) -> None:
         timer = self._timer
@@ -624,7 +654,7 @@ class Responder:
             bytes_in=self._bytes_in,
             bytes_out=stream.bytes_out if stream is not None else self._bytes_out or self._bytes_in,
             codec_seconds=self._runner.seconds if self._runner is not None else 0.0,
-            cached=False,
+            cached=self._cached,
             path=scope.get("root_path", "") + scope.get("path", ""),
         )
         logger.debug(

@@ -29,14 +29,18 @@ from ._headers import strip_validator_suffixes
 from ._paths import full_path
 from ._request_body import has_content_encoding, serve_decoded_request
 from ._responder import Responder
+from .cache import DEFAULT_CACHE_MAX_SIZE, ResponseCache
 from .negotiation import choose_encoding
 from .policy import SCOPE_KEY, SKIP_KEY, ResponsePolicy
 from .settings import Settings
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from typing_extensions import Unpack
 
     from ._types import ASGIApp, Receive, Scope, Send
+    from .cache import CacheBackend
     from .settings import Options
 
 __all__ = ["CompressMiddleware"]
@@ -52,6 +56,13 @@ class CompressMiddleware:
 
     Args:
         app: the ASGI application to wrap.
+        cache: where encoded whole bodies are kept and shared (a
+            :class:`~asgi_compress.DictCache`, :class:`~asgi_compress.DirectoryCache`,
+            :class:`~asgi_compress.RedisCache`, any ``get``/``set`` object, or a
+            :class:`~asgi_compress.ResponseCache` built with more options); ``None``: none.
+        cache_levels: coding -> level at which cached entries are made (``{"br": 11}``):
+            a miss is answered at the normal level, then recompressed on a worker thread.
+        cache_max_size: the largest declared Content-Length collected to be cached.
         **options: the Flask-Compress settings, lowercased without ``COMPRESS_``
             (``min_size``, ``br_level``, ``algorithm``...), plus ``exclude_mimetypes``,
             ``exclude_paths``, ``success_only``, ``thread_min_size``, ``breach_padding`` and
@@ -67,6 +78,10 @@ class CompressMiddleware:
     Starlette builds its middleware at the first ASGI call (the lifespan), where a server
     may swallow the exception ("ASGI 'lifespan' protocol appears unsupported").
 
+    Attributes:
+        cache: the :class:`~asgi_compress.ResponseCache` every request's policy starts with
+            (an app may set ``policy.cache = None`` to keep one response out of it).
+
     Example:
         >>> from starlette.applications import Starlette
         >>> app = Starlette()
@@ -74,17 +89,28 @@ class CompressMiddleware:
         >>> asgi_app = CompressMiddleware(app, min_size=1024)     # any ASGI app
     """
 
-    def __init__(self, app: ASGIApp, **options: Unpack[Options]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        cache: CacheBackend | ResponseCache | None = None,
+        cache_levels: Mapping[str, int] | None = None,
+        cache_max_size: int = DEFAULT_CACHE_MAX_SIZE,
+        **options: Unpack[Options],
+    ) -> None:
         self.app = app
         try:
             self.settings = Settings.from_options(**options)
         except (TypeError, ValueError) as error:
             logger.error("asgi_compress: invalid CompressMiddleware option: %s", error)
             raise
+        self.cache = _response_cache(cache, cache_levels, cache_max_size)
 
     def new_policy(self, scope: Scope) -> ResponsePolicy:
         """The policy a request starts with; extensions override this to read live config."""
-        return ResponsePolicy(self.settings)
+        policy = ResponsePolicy(self.settings)
+        policy.cache = self.cache
+        return policy
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -166,6 +192,24 @@ _SAFE = frozenset(("GET", "HEAD"))
 _NOTHING_ACCEPTED = RequestView(None, None)
 _HEAD_NOTHING_ACCEPTED = RequestView(None, None, is_head=True)
 _EXCLUDED = RequestView(None, None, excluded=True)
+
+
+def _response_cache(
+    cache: CacheBackend | ResponseCache | None,
+    levels: Mapping[str, int] | None,
+    max_size: int,
+) -> ResponseCache | None:
+    if isinstance(cache, ResponseCache):
+        if levels is not None or max_size != DEFAULT_CACHE_MAX_SIZE:
+            raise TypeError(
+                "cache_levels and cache_max_size go to ResponseCache(...) when cache is one"
+            )
+        return cache
+    if cache is None:
+        if levels is not None:
+            raise TypeError("cache_levels needs a cache: pass cache=DictCache() or another")
+        return None
+    return ResponseCache(cache, levels=levels, max_size=max_size)
 
 
 def _scope_for_app(scope: Scope, tokens: tuple[str, ...]) -> tuple[Scope, dict[bytes, bytes]]:

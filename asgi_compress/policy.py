@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ._types import Scope
-    from .cache import CacheBackend
+    from .cache import ResponseCache
     from .settings import Settings
 
 __all__ = ["SCOPE_KEY", "SKIP_KEY", "ResponsePolicy", "skip_compression"]
@@ -43,8 +43,11 @@ class ResponsePolicy:
         evaluate_conditional: answer If-None-Match / If-Modified-Since with 304 and a failing
             If-Match with 412, against the encoded representation, for GET and HEAD.
         evaluate_conditional_streams: do that for streamed responses too.
-        cache: where encoded one-shot bodies are kept, with ``cache_key`` naming the entry.
-        cache_key: this response's key; the coding is prefixed to it.
+        cache: the :class:`~asgi_compress.cache.ResponseCache` for this response's encoded
+            body (whole bodies only), or ``None``.
+        cache_key: a name for the entry chosen by the app (Flask-Compress's ``cache_key``);
+            ``None`` addresses it by the body's digest. A named entry is still served only
+            for the very body it was made from.
         started: set by the middleware when the response starts; changes after that are
             too late to count.
     """
@@ -64,7 +67,7 @@ class ResponsePolicy:
         self.enabled = enabled
         self.evaluate_conditional = False
         self.evaluate_conditional_streams = False
-        self.cache: CacheBackend | None = None
+        self.cache: ResponseCache | None = None
         self.cache_key: str | None = None
         self.started = False
 

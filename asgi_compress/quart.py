@@ -45,7 +45,7 @@ except ImportError as error:  # the one optional import: name the extra that bri
     ) from error
 
 from ._validation import closest_name
-from .cache import CacheBackend
+from .cache import CacheBackend, ResponseCache
 from .middleware import CompressMiddleware
 from .policy import SCOPE_KEY, SKIP_KEY, ResponsePolicy, skip_compression
 from .settings import (
@@ -88,10 +88,15 @@ class Compress:
     Attributes:
         app: the app given to the constructor, if any.
         cache: where compressed one-shot bodies are kept (anything with ``get``/``set``,
-            sync or async, such as :class:`~asgi_compress.DictCache`); ``None``: no cache.
-            Set by ``COMPRESS_CACHE_BACKEND`` at ``init_app``, or assign it afterwards.
-        cache_key: the function naming a request's cache entry (``COMPRESS_CACHE_KEY``);
-            the coding is prefixed to its result. Required when ``cache`` is set.
+            sync or async, such as :class:`~asgi_compress.DictCache`, or a
+            :class:`~asgi_compress.ResponseCache` for cache levels and a secret); ``None``:
+            no cache. Set by ``COMPRESS_CACHE_BACKEND`` at ``init_app``, or assign it
+            afterwards.
+        cache_key: the function naming a request's cache entry (``COMPRESS_CACHE_KEY``).
+            Required when ``cache`` is set. Unlike Flask-Compress, the name only chooses
+            the slot: an entry is served only for the very body it was made from (its
+            SHA-256 is checked), so a changed page never gets the old bytes. Entries are
+            kept per coding and encoder parameters too.
 
     Example:
         >>> from quart import Quart
@@ -106,7 +111,7 @@ class Compress:
 
     def __init__(self, app: Quart | None = None) -> None:
         self.app = app
-        self.cache: CacheBackend | None = None
+        self.cache: CacheBackend | ResponseCache | None = None
         self.cache_key: CacheKey | None = None
         if app is not None:
             self.init_app(app)
@@ -261,6 +266,7 @@ class _QuartCompressMiddleware(CompressMiddleware):
         }
         self._live: tuple[Any, ...] = self._read_live()
         self._live_settings = settings
+        self._response_cache: ResponseCache | None = None
 
     def new_policy(self, scope: Scope) -> ResponsePolicy:
         config = self.config
@@ -334,6 +340,15 @@ class _QuartCompressMiddleware(CompressMiddleware):
             key = compress.cache_key(request)
             if inspect.isawaitable(key):
                 key = await key
-            policy.cache = cache
+            policy.cache = self.response_cache(cache)
             policy.cache_key = key
         return response
+
+    def response_cache(self, cache: CacheBackend | ResponseCache) -> ResponseCache:
+        """The machinery for ``compress.cache`` (which the app may swap at any time)."""
+        if isinstance(cache, ResponseCache):
+            return cache
+        current = self._response_cache
+        if current is None or current.backend is not cache:
+            current = self._response_cache = ResponseCache(cache)
+        return current

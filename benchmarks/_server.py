@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
 import sys
 import time
@@ -199,6 +200,25 @@ def _brotli_asgi(app: ASGIApp) -> ASGIApp:
     return middleware
 
 
+def _ours_cache(kind: str) -> Callable[[ASGIApp], ASGIApp]:
+    """Ours with a cache (benchmarks/cache.py --load): where from the environment."""
+
+    def wrap(app: ASGIApp) -> ASGIApp:
+        from asgi_compress import CompressMiddleware, DictCache, DirectoryCache
+        from asgi_compress.cache import CacheBackend, RedisCache
+
+        backend: CacheBackend
+        if kind == "dict":
+            backend = DictCache()
+        elif kind == "dir":
+            backend = DirectoryCache(os.environ["BENCH_CACHE_DIR"])
+        else:
+            backend = RedisCache(os.environ["BENCH_REDIS_URL"])
+        return CompressMiddleware(app, cache=backend)
+
+    return wrap
+
+
 MIDDLEWARES: dict[str, Callable[[ASGIApp], ASGIApp]] = {
     "none": lambda app: app,
     "ours": _ours,
@@ -206,6 +226,9 @@ MIDDLEWARES: dict[str, Callable[[ASGIApp], ASGIApp]] = {
     "starlette-gzip": _starlette_gzip,
     "starlette-compress": _starlette_compress,
     "brotli-asgi": _brotli_asgi,
+    "ours-cache-dict": _ours_cache("dict"),
+    "ours-cache-dir": _ours_cache("dir"),
+    "ours-cache-redis": _ours_cache("redis"),
 }
 
 

@@ -46,6 +46,7 @@ SECTIONS: dict[str, Callable[[Budget], Report]] = {
     "profile": _section("profiling"),
     "streamping": _section("streamping"),
     "departed": _section("departed"),
+    "cache": _section("cache"),
 }
 GROUPS: dict[str, tuple[str, ...]] = {"streams": ("streamping", "departed")}
 """Names that stand for several sections: ``python -m benchmarks streams``."""

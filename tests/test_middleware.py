@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from asgi_compress import CompressMiddleware, DictCache, ResponsePolicy, skip_compression
+from asgi_compress import CompressMiddleware, ResponsePolicy, skip_compression
 from asgi_compress._types import Message, Receive, Scope, Send
 from asgi_compress.policy import SCOPE_KEY
 from asgi_compress.settings import Options
@@ -475,20 +475,3 @@ async def test_conditionals_on_streams_only_when_asked() -> None:
     rec = await run(on, make_scope(headers=scope_headers, accept_encoding="gzip"))
     assert rec.status == 304 and rec.body == b""
     assert [m.get("more_body", False) for m in rec.bodies] == [False]
-
-
-async def test_cache_serves_the_encoded_body_per_coding() -> None:
-    cache = DictCache()
-    app = CompressMiddleware(policy_app([start(), body(BIG)], cache=cache, cache_key="/page"))
-    for encoding in ("gzip", "br"):
-        rec = await run(app, accept_encoding=encoding)
-        assert decode(encoding, rec.body) == BIG
-    # Stored per coding, under the key the policy gave, as the coding's bytes.
-    assert len(cache) == 2
-    for encoding in ("gzip", "br"):
-        stored = cache.get(f"{encoding};/page")
-        assert stored is not None and decode(encoding, stored) == BIG
-    cache.set("gzip;/page", b"cached-bytes")
-    rec = await run(app, accept_encoding="gzip")
-    assert rec.body == b"cached-bytes"
-    assert rec.headers["content-length"] == str(len(b"cached-bytes"))

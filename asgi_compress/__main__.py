@@ -1,0 +1,27 @@
+"""``python -m asgi_compress COMMAND``: the package's command-line tools.
+
+Each command lives with its feature and registers itself here (``add_*_command``).
+
+- ``warm DIR --cache URL_OR_DIR``: compress static files into a cache ahead of time
+  (asgi_compress/cache/warm.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from .cache.warm import add_warm_command
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` and run the command it names; return the exit status."""
+    parser = argparse.ArgumentParser(prog="python -m asgi_compress")
+    commands = parser.add_subparsers(title="commands", required=True)
+    add_warm_command(commands)
+    args = parser.parse_args(argv)
+    return int(args.run(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,269 @@
+"""ResponseCache: the seam between the responder and a cache backend.
+
+The responder asks :func:`cacheable` of a response's head, then, for a whole body it is about
+to encode, calls :meth:`ResponseCache.lookup`. On a hit it sends the verified bytes; on a miss
+it encodes as usual, sends the response, and only then calls :meth:`ResponseCache.store`, in
+the request's own task: storing (or recompressing at a cache level) never delays a byte of
+the response, and no background task exists to be left running at shutdown.
+
+With ``levels`` (``{"br": 11}``), entries of those codings hold bytes encoded at the cache
+level, made by ``store`` on a worker thread when an improvement slot is free. Under load (all
+slots busy) ``store`` drops the work and returns at once: the response already went out at the
+normal level, and a later miss will try again.
+
+The responder's side, for a whole body it is about to encode (sketch)::
+
+    cache = policy.cache
+    if cache is not None and cacheable(head_headers) and not settings.breach_padding:
+        found = await cache.lookup(coding, body, settings.encoders[coding],
+                                   slot=policy.cache_key)
+        if found.hit:
+            ...send found.encoded (Content-Length: its length); report cached=True
+            return
+    ...encode as usual (encoded, or None when it did not pay), send the last byte
+    if found is not None:
+        await cache.store(found, encoded)   # after the response, in this task
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from .._offload import offload
+from ..settings import _RANGES
+from ._entry import address, body_digest, encoder_params, pack, unpack
+
+if TYPE_CHECKING:
+    from ..encoders import Encoder
+    from . import CacheBackend
+
+__all__ = ["DEFAULT_CACHE_MAX_SIZE", "CacheLookup", "ResponseCache", "cacheable"]
+
+logger = logging.getLogger("asgi_compress")
+
+DEFAULT_CACHE_MAX_SIZE = 1024 * 1024
+"""The largest body with a declared Content-Length the responder collects to cache."""
+
+# coding -> (the option that holds its level, the encoder keyword that takes it)
+_LEVEL_OPTION = {
+    "gzip": ("level", "level"),
+    "deflate": ("deflate_level", "level"),
+    "br": ("br_level", "quality"),
+    "zstd": ("zstd_level", "level"),
+}
+
+
+def cacheable(headers: Iterable[tuple[bytes, bytes]]) -> bool:
+    """Whether a response, by its head, may have its encoded body cached.
+
+    Not when it sets a cookie (the body is likely per user), nor with ``Cache-Control:
+    no-store`` (RFC 9111 section 5.2.2.5: do not store any part of it) or ``private``
+    (section 5.2.2.7: not for a shared cache, which Redis or a directory is).
+
+    Example:
+        >>> cacheable([(b"cache-control", b"public, max-age=60")])
+        True
+        >>> cacheable([(b"set-cookie", b"session=1")])
+        False
+    """
+    for name, value in headers:
+        name = name.lower()
+        if name == b"set-cookie":
+            return False
+        if name == b"cache-control":
+            for directive in value.lower().split(b","):
+                token = directive.split(b"=", 1)[0].strip()
+                if token in (b"no-store", b"private"):
+                    return False
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class CacheLookup:
+    """One lookup's result, handed back to :meth:`ResponseCache.store` after a miss.
+
+    Attributes:
+        coding: the content coding looked up.
+        encoded: the verified cached bytes, or ``None`` on a miss.
+        key: the backend key of the entry.
+        digest: the SHA-256 of ``body``.
+        body: the uncompressed body (kept to recompress it at the cache level).
+        encoder: the encoder factory to recompress with, or ``None`` (no cache level: store
+            the bytes the response was sent with).
+    """
+
+    coding: str
+    encoded: bytes | None
+    key: str
+    digest: bytes
+    body: bytes
+    encoder: Callable[[], Encoder] | None
+
+    @property
+    def hit(self) -> bool:
+        """Whether the cache had a valid entry."""
+        return self.encoded is not None
+
+
+class ResponseCache:
+    """Encoded bodies in a backend, addressed by coding, encoder parameters and body digest.
+
+    Args:
+        backend: anything with ``get(key)`` and ``set(key, value)``, sync or async
+            (:class:`DictCache`, :class:`DirectoryCache`, :class:`RedisCache`, a
+            Flask-Caching or aiocache object). Its failures are logged, never raised.
+        levels: coding -> level to store entries at (``{"br": 11, "zstd": 19}``), checked
+            against the coding's range (gzip/deflate -1..9, br 0..11, zstd up to 22).
+        max_size: the largest declared Content-Length the responder collects to cache.
+        secret: keys the entries' HMAC, so that whoever can write to the backend but does
+            not know it cannot forge an entry (empty: a checksum only).
+        improve_slots: how many cache-level recompressions may run at once (more are
+            dropped); at most the compression limiter's threads are ever used.
+
+    Raises:
+        ValueError: a level out of range, an unknown coding, a bad size or slot count.
+        TypeError: a backend without ``get``/``set``.
+    """
+
+    def __init__(
+        self,
+        backend: CacheBackend,
+        *,
+        levels: Mapping[str, int] | None = None,
+        max_size: int = DEFAULT_CACHE_MAX_SIZE,
+        secret: bytes = b"",
+        improve_slots: int = 1,
+    ) -> None:
+        if not all(callable(getattr(backend, verb, None)) for verb in ("get", "set")):
+            raise TypeError(f"cache must have get() and set() methods, got {backend!r}")
+        self.backend = backend
+        self.levels = validate_levels(levels or {})
+        for name, value in (("cache_max_size", max_size), ("improve_slots", improve_slots)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"{name} must be an int >= 0, got {value!r}")
+        if not isinstance(secret, bytes):
+            raise TypeError(f"secret must be bytes, got {secret!r}")
+        self.max_size = max_size
+        self.improve_slots = improve_slots
+        self._secret = secret
+        self._in_flight: set[str] = set()
+        self._lock = threading.Lock()  # the middleware may serve several event loops
+
+    async def lookup(
+        self,
+        coding: str,
+        body: bytes,
+        encoder: Callable[[], Encoder],
+        *,
+        slot: str | None = None,
+    ) -> CacheLookup:
+        """Find the encoded ``body`` for ``coding``; the result says hit or miss.
+
+        Args:
+            coding: the negotiated content coding.
+            body: the whole uncompressed body the app produced.
+            encoder: the factory the response would be encoded with
+                (``settings.encoders[coding]``); its parameters are part of the address.
+            slot: an app-chosen entry name (Flask-Compress's ``cache_key``); ``None``
+                addresses the entry by the body's digest. Either way only an entry made from
+                this very body is served.
+        """
+        level = self.levels.get(coding)
+        target: Callable[[], Encoder] | None = None
+        if level is not None:
+            target = _at_level(encoder, coding, level)
+        digest = body_digest(body)
+        key = address(coding, encoder_params(target or encoder), digest=digest, slot=slot)
+        value = await _call(self.backend, "get", key)
+        encoded = unpack(self._secret, key, digest, value) if value is not None else None
+        return CacheLookup(coding, encoded, key, digest, body, target)
+
+    async def store(self, found: CacheLookup, encoded: bytes | None) -> bool:
+        """After a miss, once the response went out: keep its bytes, or better ones.
+
+        Args:
+            found: what :meth:`lookup` returned.
+            encoded: the bytes the response was sent with (``None``: it was not encoded).
+
+        Returns:
+            Whether an entry was written (``False`` on a hit, when dropped under load, when
+            encoding did not make the body smaller, when the backend raised, or when its
+            ``set`` returned ``False``, as :class:`RedisCache` does for an entry it skipped).
+        """
+        if found.hit:
+            return False
+        if found.encoder is not None:
+            with self._lock:
+                if len(self._in_flight) >= self.improve_slots or found.key in self._in_flight:
+                    return False  # under load: drop, never queue
+                self._in_flight.add(found.key)
+            try:
+                better = await offload(_encode_whole, (found.encoder, found.body))
+            finally:
+                with self._lock:
+                    self._in_flight.discard(found.key)
+            # A higher level is not always smaller (gzip-9 against zlib-ng's 6 on JSON, in
+            # benchmarks/results/cache.md): both decode to the body, so keep the smaller.
+            if encoded is None or len(better) < len(encoded):
+                encoded = better
+        if encoded is None or len(encoded) >= len(found.body):
+            return False
+        value = pack(self._secret, found.key, found.digest, encoded)
+        result = await _call(self.backend, "set", found.key, value)
+        return result is not _FAILED and result is not False
+
+
+_FAILED = object()
+
+
+async def _call(backend: Any, method: str, *args: Any) -> Any:
+    """``backend.method(*args)``, sync or async; a failure is logged, never raised."""
+    try:
+        result = getattr(backend, method)(*args)
+        if inspect.isawaitable(result):
+            result = await result
+    except Exception:
+        logger.warning("compression cache %s() failed; compressing instead", method, exc_info=True)
+        return _FAILED
+    return result
+
+
+def _encode_whole(job: tuple[Callable[[], Encoder], bytes]) -> bytes:
+    factory, body = job
+    return factory().finish(body)
+
+
+def _at_level(encoder: Callable[[], Encoder], coding: str, level: int) -> Callable[[], Encoder]:
+    if not isinstance(encoder, partial):
+        raise TypeError(f"cache_levels needs a functools.partial encoder factory, got {encoder!r}")
+    keyword = _LEVEL_OPTION[coding][1]
+    return partial(encoder.func, *encoder.args, **{**encoder.keywords, keyword: level})
+
+
+def validate_levels(levels: Mapping[str, int]) -> dict[str, int]:
+    """Check ``cache_levels``: known codings, each level in its coding's range.
+
+    Raises:
+        TypeError: not a mapping of str to int.
+        ValueError: an unknown coding or a level out of range (the message names both).
+    """
+    if not isinstance(levels, Mapping):
+        raise TypeError(f"cache_levels must be a dict of coding -> level, got {levels!r}")
+    checked: dict[str, int] = {}
+    for coding, level in levels.items():
+        if coding not in _LEVEL_OPTION:
+            known = ", ".join(_LEVEL_OPTION)
+            raise ValueError(f"cache_levels: unknown coding {coding!r}; known codings: {known}")
+        if not isinstance(level, int) or isinstance(level, bool):
+            raise TypeError(f"cache_levels[{coding!r}] must be an int, got {level!r}")
+        low, high = _RANGES[_LEVEL_OPTION[coding][0]]
+        if level < low or (high is not None and level > high):
+            raise ValueError(f"cache_levels[{coding!r}] must be in {low}..{high}, got {level}")
+        checked[coding] = level
+    return checked

@@ -1,0 +1,174 @@
+"""``python -m asgi_compress warm DIR --cache URL_OR_DIR``: compress static files ahead of time.
+
+Every file under DIR that the middleware would compress (its media type, as ``StaticFiles``
+guesses it with :func:`mimetypes.guess_type`, is in ``mimetypes``; its size is between
+``min_size`` and ``cache_max_size``) is compressed at the cache level of each coding and
+stored. Entries are content-addressed, so they are exactly the ones a server with the same
+``cache_levels`` and default encoder settings looks up when ``StaticFiles`` sends that file;
+a file that changed since is simply a miss.
+"""
+
+from __future__ import annotations
+
+import argparse
+import mimetypes
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import anyio
+import anyio.to_thread
+
+from ..settings import Settings
+from . import CacheBackend
+from .directory import DirectoryCache
+from .response import DEFAULT_CACHE_MAX_SIZE, ResponseCache, validate_levels
+
+__all__ = ["WarmResult", "add_warm_command", "open_backend", "parse_levels", "warm"]
+
+DEFAULT_LEVELS = "br=11,zstd=19,gzip=9"
+
+
+@dataclass
+class WarmResult:
+    """What a warm-up did, counted in entries (one per file and coding)."""
+
+    stored: int = 0
+    present: int = 0
+    skipped_files: int = 0
+
+
+async def warm(
+    directory: str | os.PathLike[str],
+    backend: CacheBackend,
+    levels: Mapping[str, int],
+    *,
+    max_size: int = DEFAULT_CACHE_MAX_SIZE,
+    settings: Settings | None = None,
+) -> WarmResult:
+    """Store every eligible file under ``directory`` at ``levels`` into ``backend``.
+
+    Args:
+        directory: the static files' root (as given to ``StaticFiles(directory=...)``).
+        backend: where to store them.
+        levels: coding -> level, as the server's ``cache_levels``.
+        max_size: files larger than this are skipped (the server's ``cache_max_size``).
+        settings: the server's settings (default: the defaults), for media types,
+            ``min_size`` and the encoder parameters that are part of each address.
+
+    Raises:
+        ValueError: a bad level (the message names ``cache_levels``).
+
+    Example:
+        >>> backend = DirectoryCache("/var/cache/app")
+        >>> anyio.run(warm, "static", backend, {"br": 11})  # doctest: +SKIP
+    """
+    levels = validate_levels(levels)
+    settings = settings or Settings.from_options(algorithm=list(levels))
+    cache = ResponseCache(backend, levels=levels, improve_slots=1, max_size=max_size)
+    result = WarmResult()
+    files = await anyio.to_thread.run_sync(_files, Path(directory))
+    for path, size in files:
+        media_type = (mimetypes.guess_type(path.name)[0] or "").lower()
+        if (
+            not settings.is_compressible_type(media_type)
+            or size < max(settings.min_size, 1)
+            or size > max_size
+        ):
+            result.skipped_files += 1
+            continue
+        data = await anyio.Path(path).read_bytes()
+        for coding in cache.levels:
+            found = await cache.lookup(coding, data, settings.encoders[coding])
+            if found.hit:
+                result.present += 1
+            elif await cache.store(found, None):
+                result.stored += 1
+    return result
+
+
+def _files(root: Path) -> list[tuple[Path, int]]:
+    return [(p, p.stat().st_size) for p in sorted(root.rglob("*")) if p.is_file()]
+
+
+def parse_levels(text: str) -> dict[str, int]:
+    """``"br=11,gzip=9"`` -> ``{"br": 11, "gzip": 9}``.
+
+    Raises:
+        ValueError: not ``coding=level`` pairs.
+    """
+    levels: dict[str, int] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        coding, sep, level = item.partition("=")
+        if not sep or not level.strip().lstrip("-").isdigit():
+            raise ValueError(f"--levels: expected coding=level, got {item!r}")
+        levels[coding.strip().lower()] = int(level)
+    return levels
+
+
+def open_backend(where: str, *, max_bytes: int, ttl: float | None) -> CacheBackend:
+    """A :class:`RedisCache` for a ``redis://``, ``rediss://`` or ``unix://`` URL, else a
+    :class:`DirectoryCache` at that path."""
+    if where.startswith(("redis://", "rediss://", "unix://")):
+        from .redis import RedisCache
+
+        return RedisCache(where, ttl=ttl, timeout=10.0, retry_after=0)
+    return DirectoryCache(where, max_bytes=max_bytes)
+
+
+def add_warm_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``warm`` on the ``python -m asgi_compress`` dispatcher."""
+    parser = subparsers.add_parser(
+        "warm",
+        help="compress a directory of static files into a cache at the cache levels",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("directory", help="the static files' root")
+    parser.add_argument(
+        "--cache", required=True, help="a redis:// URL or a directory (DirectoryCache)"
+    )
+    parser.add_argument(
+        "--levels", default=DEFAULT_LEVELS, help=f"coding=level,... (default {DEFAULT_LEVELS})"
+    )
+    parser.add_argument(
+        "--max-size", type=int, default=DEFAULT_CACHE_MAX_SIZE, help="largest file to store"
+    )
+    parser.add_argument(
+        "--max-bytes",
+        type=int,
+        default=256 * 1024 * 1024,
+        help="a DirectoryCache's bound (default 256 MiB)",
+    )
+    parser.add_argument("--ttl", type=float, default=24 * 3600, help="Redis TTL in seconds")
+    parser.set_defaults(run=run_warm)
+
+
+def run_warm(args: argparse.Namespace) -> int:
+    """The ``warm`` command: returns the exit status."""
+    if not Path(args.directory).is_dir():
+        raise SystemExit(f"warm: {args.directory!r} is not a directory")
+    try:
+        levels = parse_levels(args.levels)
+        backend = open_backend(args.cache, max_bytes=args.max_bytes, ttl=args.ttl)
+    except (TypeError, ValueError) as error:
+        raise SystemExit(f"warm: {error}") from error
+
+    async def main() -> WarmResult:
+        try:
+            return await warm(args.directory, backend, levels, max_size=args.max_size)
+        finally:
+            close = getattr(backend, "aclose", None)
+            if close is not None:
+                await close()
+
+    try:
+        result = anyio.run(main)
+    except (TypeError, ValueError) as error:
+        raise SystemExit(f"warm: {error}") from error
+    print(
+        f"warm: {result.stored} entries stored, {result.present} already there, "
+        f"{result.skipped_files} files skipped (type or size)"
+    )
+    return 0
