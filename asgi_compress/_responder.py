@@ -336,7 +336,7 @@ class Responder:
         decision = _decide.decide_whole(len(body), self._head, self._request, self._settings)
         if decision.action is Action.PASS:
             self._reason = decision.reason
-            await self._send_unencoded(body, more=more)
+            await self._send_unencoded(body, more=more, streamed=streamed)
             return
         coding = decision.coding
         assert coding is not None
@@ -363,7 +363,7 @@ class Responder:
             encoded = await self._encode_whole(coding, body)
         if encoded is None:
             self._reason = PassReason.NOT_SMALLER
-            await self._send_unencoded(body, more=more)
+            await self._send_unencoded(body, more=more, streamed=streamed)
         else:
             self._coding = coding
             self._state = _FINISHING if more else _DONE
@@ -582,10 +582,15 @@ class Responder:
         if held:
             await self._send({"type": _BODY, "body": held, "more_body": True})
 
-    async def _send_unencoded(self, body: bytes, *, more: bool) -> None:
-        """Send the original head and the whole body as the app sent them."""
+    async def _send_unencoded(self, body: bytes, *, more: bool, streamed: bool) -> None:
+        """Send the original head and the whole body as the app sent them; a body collected
+        from several messages gains the Content-Length the app could not give."""
         self._state = _PASSING
-        await self._send(self._start_with_vary())
+        start = self._start_with_vary()
+        if streamed and self._declared is None and not start.get("trailers"):
+            length = (b"content-length", b"%d" % len(body))
+            start = {**start, "headers": [*start.get("headers", ()), length]}
+        await self._send(start)
         await self._send({"type": _BODY, "body": body, "more_body": more})
 
     async def _send_encoded_start(self, coding: str, *, content_length: int | None) -> None:
