@@ -556,7 +556,9 @@ class Responder:
             headers.append((b"content-length", b"0"))
         if head.needs_vary:
             headers.append(VARY_HEADER)
-        self._state = _DROPPING if more else _DONE
+        # Our answer is complete: whatever the app sends after it (the rest of its body, its
+        # trailers, which our head did not announce) is dropped.
+        self._state = _DROPPING
         self._status = status
         self._reason = PassReason.STATUS
         await self._send({"type": "http.response.start", "status": status, "headers": headers})

@@ -1,0 +1,173 @@
+"""What a response becomes, decided purely from the request, the head and the body size
+(asgi_compress/_decide.py): every path in one table, no I/O."""
+
+from __future__ import annotations
+
+import pytest
+
+from asgi_compress import PassReason as R
+from asgi_compress import Settings
+from asgi_compress._decide import (
+    Action,
+    Decision,
+    RequestView,
+    decide_start,
+    decide_stream,
+    decide_whole,
+)
+from asgi_compress._headers import ResponseHead
+
+BOTH = RequestView("br", "gzip")
+HEAD = RequestView("br", "gzip", is_head=True)
+STRIPPED = RequestView("br", "br", stripped={b'"a"': b'"a:br"'})
+NOTHING = RequestView(None, None)
+EXCLUDED = RequestView(None, None, excluded=True)
+MW = Settings()
+QUART = Settings.from_config({})
+HOLD = Decision(Action.HOLD)
+
+
+def head(*pairs: tuple[str, str]) -> ResponseHead:
+    return ResponseHead([(n.encode(), v.encode()) for n, v in pairs])
+
+
+HTML = ("content-type", "text/html; charset=utf-8")
+
+
+def passes(reason: R) -> Decision:
+    return Decision(Action.PASS, None, reason)
+
+
+@pytest.mark.parametrize(
+    ("status", "pairs", "request_view", "settings", "enabled", "expected"),
+    [
+        pytest.param(200, [HTML], BOTH, MW, True, HOLD, id="hold"),
+        pytest.param(200, [HTML], EXCLUDED, MW, True, passes(R.EXCLUDED), id="excluded"),
+        pytest.param(
+            304, [], STRIPPED, MW, True, Decision(Action.NOT_MODIFIED), id="304-to-our-tag"
+        ),
+        pytest.param(304, [], BOTH, MW, True, passes(R.STATUS), id="304"),
+        pytest.param(200, [HTML], BOTH, MW, False, passes(R.SKIPPED), id="skipped"),
+        pytest.param(101, [HTML], BOTH, MW, True, passes(R.STATUS), id="1xx"),
+        pytest.param(204, [HTML], BOTH, MW, True, passes(R.STATUS), id="204"),
+        pytest.param(205, [HTML], BOTH, MW, True, passes(R.STATUS), id="205"),
+        pytest.param(206, [HTML], BOTH, MW, True, passes(R.STATUS), id="206"),
+        pytest.param(404, [HTML], BOTH, MW, True, HOLD, id="404-middleware"),
+        pytest.param(422, [HTML], BOTH, MW, True, HOLD, id="422-middleware"),
+        pytest.param(404, [HTML], BOTH, QUART, True, passes(R.STATUS), id="404-quart"),
+        pytest.param(301, [HTML], BOTH, QUART, True, passes(R.STATUS), id="3xx-quart"),
+        pytest.param(
+            200,
+            [HTML, ("content-encoding", "gzip")],
+            BOTH,
+            MW,
+            True,
+            passes(R.ENCODED),
+            id="encoded",
+        ),
+        pytest.param(
+            200,
+            [HTML, ("cache-control", "no-transform")],
+            BOTH,
+            MW,
+            True,
+            passes(R.NO_TRANSFORM),
+            id="no-transform",
+        ),
+        pytest.param(
+            200,
+            [HTML, ("content-range", "bytes 0-9/99")],
+            BOTH,
+            MW,
+            True,
+            passes(R.PARTIAL),
+            id="content-range",
+        ),
+        pytest.param(
+            200,
+            [HTML, ("content-length", "499")],
+            BOTH,
+            MW,
+            True,
+            passes(R.SIZE),
+            id="declared-small",
+        ),
+        pytest.param(
+            200, [("content-type", "image/png")], BOTH, MW, True, passes(R.MEDIA_TYPE), id="png"
+        ),
+        pytest.param(
+            200,
+            [("content-type", "text/csv")],
+            BOTH,
+            QUART,
+            True,
+            passes(R.MEDIA_TYPE),
+            id="csv-quart",
+        ),
+        pytest.param(
+            200, [("content-type", "text/csv")], BOTH, MW, True, HOLD, id="csv-middleware"
+        ),
+        pytest.param(
+            200,
+            [("content-type", "text/event-stream")],
+            BOTH,
+            MW,
+            True,
+            Decision(Action.STREAM, "gzip"),
+            id="event-stream",
+        ),
+        pytest.param(
+            200,
+            [HTML, ("content-length", "5000")],
+            HEAD,
+            MW,
+            True,
+            Decision(Action.HEAD_ONLY, "br"),
+            id="head-with-length",
+        ),
+        pytest.param(200, [HTML], HEAD, MW, True, passes(R.SIZE), id="head-no-length"),
+        pytest.param(200, [HTML], NOTHING, MW, True, passes(R.NOT_ACCEPTED), id="none-accepted"),
+    ],
+)
+def test_decide_start(
+    status: int,
+    pairs: list[tuple[str, str]],
+    request_view: RequestView,
+    settings: Settings,
+    enabled: bool,
+    expected: Decision,
+) -> None:
+    assert decide_start(status, head(*pairs), request_view, settings, enabled=enabled) == expected
+
+
+@pytest.mark.parametrize(
+    ("size", "pairs", "request_view", "expected"),
+    [
+        pytest.param(5000, [HTML], BOTH, Decision(Action.ONE_SHOT, "br"), id="whole"),
+        pytest.param(0, [HTML], BOTH, passes(R.SIZE), id="empty"),
+        pytest.param(499, [HTML], BOTH, passes(R.SIZE), id="below-min-size"),
+        pytest.param(
+            5000,
+            [HTML, ("content-length", "9000")],
+            BOTH,
+            passes(R.LENGTH_MISMATCH),
+            id="shorter-than-declared",
+        ),
+        pytest.param(
+            5000,
+            [HTML],
+            RequestView(None, "gzip"),
+            passes(R.NOT_ACCEPTED),
+            id="stream-coding-only",
+        ),
+    ],
+)
+def test_decide_whole(
+    size: int, pairs: list[tuple[str, str]], request_view: RequestView, expected: Decision
+) -> None:
+    assert decide_whole(size, head(*pairs), request_view, MW) == expected
+
+
+def test_decide_stream_uses_the_streaming_coding() -> None:
+    assert decide_stream(BOTH) == Decision(Action.STREAM, "gzip")
+    assert decide_stream(RequestView("br", None)) == passes(R.NOT_ACCEPTED)
