@@ -111,6 +111,13 @@ class DeflateEncoder(_ZlibEncoder):
     __slots__ = ()
 
 
+# A stream's encoder lives as long as its client reads, so its window is memory held per open
+# stream: 512 KiB (instead of br's and zstd's 4 MiB and more) holds a stalled br-4 stream to
+# ~1.1 MiB and a zstd-3 one to ~1.3 MiB (from ~1.6 and ~1.8 MiB after 1 MiB of JSON), for
+# 0-0.5% of ratio on this project's payloads (README, "Memory per open stream"). A whole body
+# keeps the configured window: its encoder lives for one call.
+STREAM_WINDOW_LOG = 19
+
 ENCODERS: dict[str, Callable[..., Encoder]] = {
     "gzip": GZipEncoder,
     "deflate": DeflateEncoder,
@@ -138,7 +145,8 @@ else:
         def _stream(self) -> brotli.Compressor:
             c = self._compressor
             if c is None:
-                c = self._compressor = brotli.Compressor(**self._params)
+                lgwin = min(self._params["lgwin"], STREAM_WINDOW_LOG)
+                c = self._compressor = brotli.Compressor(**{**self._params, "lgwin": lgwin})
             return c
 
         def compress(self, chunk: bytes) -> bytes:
@@ -175,9 +183,14 @@ else:
     _FIRST_LEVEL_WITH_LARGER_WINDOW = 20
 
     _reusable = threading.local()
+    # A compressor keeps the tables of the largest body it compressed: 1.2 MB at level 3 and
+    # 51 MB at level 19 after 4 MiB, but at most ~5 MB at any level after 256 KiB. Only bodies
+    # up to this size reuse one; a larger body makes its own, freed with it (the ~8 us that
+    # costs is nothing next to compressing it).
+    _REUSE_MAX = 256 * 1024
 
     def _reusable_compressor(level: int) -> ZstdCompressor:
-        """This thread's compressor for whole bodies at ``level``.
+        """This thread's compressor for whole bodies of at most ``_REUSE_MAX`` at ``level``.
 
         Making a ZstdCompressor costs ~8 us, 5% of a 100 KB body; after FLUSH_FRAME one is
         ready for the next frame. One per thread, so never used by two threads at once.
@@ -188,11 +201,13 @@ else:
             compressor = compressors[level] = _new_compressor(level)
         return compressor
 
-    def _new_compressor(level: int) -> ZstdCompressor:
-        if level >= _FIRST_LEVEL_WITH_LARGER_WINDOW:
+    def _new_compressor(level: int, *, window_log: int | None = None) -> ZstdCompressor:
+        if window_log is None and level >= _FIRST_LEVEL_WITH_LARGER_WINDOW:
+            window_log = _MAX_WINDOW_LOG
+        if window_log is not None:
             options: dict[int, int] = {
                 CompressionParameter.compression_level: level,
-                CompressionParameter.window_log: _MAX_WINDOW_LOG,
+                CompressionParameter.window_log: window_log,
             }
             return ZstdCompressor(options=options)
         return ZstdCompressor(level=level)
@@ -210,7 +225,7 @@ else:
         def _stream(self) -> ZstdCompressor:
             c = self._compressor
             if c is None:
-                c = self._compressor = _new_compressor(self._level)
+                c = self._compressor = _new_compressor(self._level, window_log=STREAM_WINDOW_LOG)
             return c
 
         def compress(self, chunk: bytes) -> bytes:
@@ -224,6 +239,8 @@ else:
                 return self._compressor.compress(chunk, ZstdCompressor.FLUSH_FRAME)
             # A whole body: one FLUSH_FRAME call on a frame's first input lets zstd record
             # the content size and shrink the window to the input, as zstd.compress() does.
+            if len(chunk) > _REUSE_MAX:
+                return _new_compressor(self._level).compress(chunk, ZstdCompressor.FLUSH_FRAME)
             compressor = _reusable_compressor(self._level)
             try:
                 return compressor.compress(chunk, ZstdCompressor.FLUSH_FRAME)

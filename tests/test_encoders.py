@@ -216,7 +216,8 @@ def test_brotli_settings_produce_valid_streams(mode: int, lgwin: int, lgblock: i
     encoder = settings.encoders["br"]()
     decoder = Decoder("br")
     first = encoder.flush(CHUNKS[0])
-    assert _brotli_window_bits(first) == lgwin
+    # A stream's window is capped at 2**19: memory held per open stream (encoders.py).
+    assert _brotli_window_bits(first) == min(lgwin, 19)
     assert decoder.feed(first) == CHUNKS[0]
     for chunk in CHUNKS[1:]:
         assert decoder.feed(encoder.flush(chunk)) == chunk
@@ -228,7 +229,9 @@ def test_brotli_settings_produce_valid_streams(mode: int, lgwin: int, lgblock: i
 def test_brotli_one_shot_with_each_mode(mode: int) -> None:
     body = text(50_000)
     settings = Settings.from_options(br_mode=mode, br_level=11, br_window=24, br_block=24)
-    assert brotli.decompress(settings.encoders["br"]().finish(body)) == body
+    encoded = settings.encoders["br"]().finish(body)
+    assert brotli.decompress(encoded) == body
+    assert _brotli_window_bits(encoded) == 24  # a whole body keeps the configured window
 
 
 # --- zstd window ----------------------------------------------------------------------------
@@ -255,6 +258,17 @@ def test_zstd_large_stream_fits_an_8_mib_window(level: int) -> None:
         assert decoder.feed(encoder.flush(chunk)) == chunk
     assert decoder.feed(encoder.finish()) == b""
     assert decoder.eof
+
+
+@pytest.mark.parametrize("level", [3, 19, 22])
+def test_zstd_streams_use_a_512_kib_window(level: int) -> None:
+    """Memory held per open stream: a decoder limited to 2**19 reads any of our streams."""
+    chunks = _mixed_input(4 * 2**20)
+    encoder = ENCODERS["zstd"](level=level)
+    limited = zstd.ZstdDecompressor(options={zstd.DecompressionParameter.window_log_max: 19})
+    out = b"".join(limited.decompress(encoder.flush(chunk)) for chunk in chunks)
+    out += limited.decompress(encoder.finish())
+    assert out == b"".join(chunks) and limited.eof
 
 
 def test_zstd_large_one_shot_fits_an_8_mib_window() -> None:
