@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from . import _sf
 from ._dcz import DCZ_MAGIC, DczEncoder, dcz_header, dcz_window_log
 from ._dictionary_store import Dictionary, DictionaryStore
+from ._train import train_dictionary
 from ._types import Scope
 from ._urlpattern import MatchPattern
 from .negotiation import AcceptEncoding
@@ -64,6 +65,7 @@ __all__ = [
     "is_dictionary_candidate",
     "parse_available_dictionary",
     "parse_dictionary_id",
+    "train_dictionary",
     "use_as_dictionary",
 ]
 
