@@ -35,6 +35,7 @@ import secrets
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
+from ._dictionary_plan import AVAILABLE_DICTIONARY_VARY
 from ._headers import (
     VARY_HEADER,
     ResponseHead,
@@ -51,6 +52,7 @@ from .cache import cache_get, cache_set
 from .encoders import Encoder
 
 if TYPE_CHECKING:
+    from ._dictionary_plan import DictionaryPlan
     from ._types import Message, Scope, Send
     from .policy import ResponsePolicy
 
@@ -78,6 +80,7 @@ class Responder:
 
     __slots__ = (
         "_busy",
+        "_dictionary_plan",
         "_encoder",
         "_encoding",
         "_head",
@@ -103,8 +106,10 @@ class Responder:
         *,
         validators: dict[bytes, bytes],
         stripped: dict[bytes, bytes],
+        dictionary_plan: DictionaryPlan | None = None,
     ) -> None:
         self._send = send
+        self._dictionary_plan = dictionary_plan  # PROVISIONAL (dcz wiring)
         self._policy = policy  # read at http.response.start: the app may change it until then
         self._encoding = encoding
         self._stream_encoding = stream_encoding
@@ -212,6 +217,11 @@ class Responder:
         ):
             await self._pass_held()
             return
+        plan = self._dictionary_plan
+        if plan is not None and plan.choose() is not None:  # PROVISIONAL (dcz wiring)
+            self._encoding = "dcz"
+            if self._stream_encoding is not None:
+                self._stream_encoding = "dcz"
         if head.media_type == "text/event-stream" or self._is_head:
             # Decided from the head alone: an event stream must not wait for its first event,
             # and a HEAD has no body to judge. A HEAD gets GET's decision and headers, minus a
@@ -294,7 +304,11 @@ class Responder:
         policy = self._policy
         cache, key = policy.cache, policy.cache_key
         if cache is not None and key is not None:
-            key = f"{encoding};{key}"
+            token = encoding
+            if encoding == "dcz":  # PROVISIONAL (dcz wiring): one entry per dictionary
+                assert self._dictionary_plan is not None
+                token = self._dictionary_plan.cache_token()
+            key = f"{token};{key}"
             cached = await cache_get(cache, key)
             if cached is not None:
                 return cached
@@ -422,6 +436,9 @@ class Responder:
     def _open(self, encoding: str) -> tuple[Encoder, bytes]:
         """A fresh encoder, and the bytes to send before its first output: its BREACH padding
         when ``breach_padding`` is set (a random length, fresh for every response)."""
+        if encoding == "dcz":  # PROVISIONAL (dcz wiring): the 40-byte header must come first
+            assert self._dictionary_plan is not None
+            return self._dictionary_plan.encoder(), b""
         encoder = self._settings.encoders[encoding]()
         limit = self._settings.breach_padding
         return encoder, padding(encoder, secrets.randbelow(limit + 1)) if limit else b""
@@ -443,6 +460,8 @@ class Responder:
             content_length=content_length,
             needs_vary=self._head.needs_vary,
         )
+        if encoding == "dcz":  # PROVISIONAL (dcz wiring): RFC 9842 section 6.2
+            headers.append(AVAILABLE_DICTIONARY_VARY)
         await self._send({**self._start, "headers": headers})
 
     async def _offload(self, func: Callable[[T], R], arg: T) -> R:

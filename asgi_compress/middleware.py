@@ -17,10 +17,13 @@ against the encoded representation, or name a cache entry. The policy is read wh
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from ._dictionary_plan import DictionaryPlan, serve_dictionary
 from ._headers import strip_validator_suffixes, with_vary
 from ._responder import Responder
+from .dictionaries import DictionaryRequest
+from .dictionary_options import DictionarySettings
 from .negotiation import choose_encoding
 from .policy import SCOPE_KEY, ResponsePolicy
 from .settings import Settings
@@ -33,6 +36,14 @@ if TYPE_CHECKING:
 
 __all__ = ["CompressMiddleware"]
 
+_DICTIONARY_OPTIONS = (
+    "dictionary_paths",
+    "dictionaries",
+    "dcz_level",
+    "dictionary_max_count",
+    "dictionary_max_bytes",
+    "dictionary_cache",
+)
 _VALIDATORS = (b"if-none-match", b"if-match", b"if-modified-since")
 _ZEROCOPY = "http.response.zerocopysend"
 
@@ -59,7 +70,13 @@ class CompressMiddleware:
 
     def __init__(self, app: ASGIApp, **options: Unpack[Options]) -> None:
         self.app = app
-        self.settings = Settings.from_options(**options)
+        # PROVISIONAL (dcz wiring): the dictionary options are taken out here until
+        # settings.py knows them.
+        raw: dict[str, Any] = dict(options)
+        dictionary_options = {k: raw.pop(k) for k in _DICTIONARY_OPTIONS if k in raw}
+        self.settings = Settings.from_options(**raw)
+        dictionaries = DictionarySettings.from_options(**dictionary_options)
+        self.dictionaries = dictionaries if dictionaries.enabled else None
 
     def new_policy(self, scope: Scope) -> ResponsePolicy:
         """The policy a request starts with; extensions override this to read live config."""
@@ -80,8 +97,13 @@ class CompressMiddleware:
             elif name in _VALIDATORS:
                 old = validators.get(name)
                 validators[name] = value if old is None else old + b"," + value
+        app = self.app
+        if self.dictionaries is not None:  # PROVISIONAL (dcz wiring): a dictionary of ours
+            provided = self.dictionaries.served_at(scope["path"])
+            if provided is not None and scope.get("method") in ("GET", "HEAD"):
+                app = serve_dictionary(provided)
         if not accept:  # the common case for bots and health checks: nothing to negotiate
-            await self.app(scope, receive, _VaryOnly(send).send)
+            await app(scope, receive, _VaryOnly(send).send)
             return
         header = b",".join(accept).decode("latin-1")
         encoding = choose_encoding(header, settings.algorithm)
@@ -91,17 +113,35 @@ class CompressMiddleware:
             else choose_encoding(header, settings.algorithm_streaming)
         )
         if encoding is None and stream_encoding is None:
-            await self.app(scope, receive, _VaryOnly(send).send)
+            await app(scope, receive, _VaryOnly(send).send)
             return
         stripped: dict[bytes, bytes] = {}
         if validators or _ZEROCOPY in scope.get("extensions", ()):
             tokens = tuple(sorted({t for t in (encoding, stream_encoding) if t is not None}))
             scope = _scope_for_app(scope, tokens, stripped)
         policy = scope[SCOPE_KEY] = self.new_policy(scope)
+        plan = None
+        if self.dictionaries is not None and app is self.app:  # PROVISIONAL (dcz wiring)
+            request = DictionaryRequest.from_scope(scope)
+            found = None
+            if request.accepts_dcz:
+                found = await self.dictionaries.lookup(request.available)
+            plan = DictionaryPlan(self.dictionaries, request, found)
         responder = Responder(
-            send, policy, scope, encoding, stream_encoding, validators=validators, stripped=stripped
+            send,
+            policy,
+            scope,
+            encoding,
+            stream_encoding,
+            validators=validators,
+            stripped=stripped,
+            dictionary_plan=plan,
         )
-        await self.app(scope, receive, responder.send)
+        if plan is not None:  # PROVISIONAL (dcz wiring): the plan sees the identity response
+            plan.send_on = responder.send
+            await app(scope, receive, plan.send)
+            return
+        await app(scope, receive, responder.send)
 
 
 def _scope_for_app(scope: Scope, tokens: tuple[str, ...], stripped: dict[bytes, bytes]) -> Scope:
