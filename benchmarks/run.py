@@ -41,6 +41,7 @@ SECTIONS: dict[str, Callable[[Budget], Report]] = {
     "memory": _section("memory"),
     "offload": _section("offload"),
     "profile": _section("profiling"),
+    "dictionaries": _section("dictionaries"),
 }
 
 
