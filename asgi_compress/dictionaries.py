@@ -206,26 +206,37 @@ class ResponseFacts:
     @classmethod
     def from_headers(cls, headers: Iterable[tuple[bytes, bytes]]) -> ResponseFacts:
         """Read the cache, cookie, coding and Use-As-Dictionary headers of a response."""
-        facts: dict[str, object] = {}
+        max_age: int | None = None
+        flags: set[str] = set()
+        use_as_dictionary: bytes | None = None
         for name, value in headers:
             name = name.lower()
             if name == b"cache-control":
                 for directive in value.lower().split(b","):
                     key, _, argument = directive.strip().partition(b"=")
                     if key in (b"no-store", b"no-cache", b"private"):
-                        facts[key.decode().replace("-", "_")] = True
+                        flags.add(key.decode())
                     elif key == b"max-age":
                         argument = argument.strip(b'" ')
-                        facts["max_age"] = int(argument) if argument.isdigit() else 0
+                        max_age = int(argument) if argument.isdigit() else 0
             elif name == b"set-cookie":
-                facts["sets_cookie"] = True
+                flags.add("set-cookie")
             elif name == b"content-encoding":
-                facts["encoded"] = True
+                flags.add("content-encoding")
             elif name == b"content-range":
-                facts["partial"] = True
+                flags.add("content-range")
             elif name == b"use-as-dictionary":
-                facts["use_as_dictionary"] = value
-        return cls(**facts)  # type: ignore[arg-type]
+                use_as_dictionary = value
+        return cls(
+            max_age=max_age,
+            no_store="no-store" in flags,
+            no_cache="no-cache" in flags,
+            private="private" in flags,
+            sets_cookie="set-cookie" in flags,
+            encoded="content-encoding" in flags,
+            partial="content-range" in flags,
+            use_as_dictionary=use_as_dictionary,
+        )
 
     @property
     def per_user(self) -> bool:
