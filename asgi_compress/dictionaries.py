@@ -19,7 +19,9 @@ The rules, and where each comes from:
   mark only 200 responses to GET with ``max-age`` > 0 and without ``no-store``/``no-cache``.
 - No dictionary from, and no dictionary compression of, a response that is per user
   (``private``, ``no-store``, ``Set-Cookie``): section 9.2 warns against compressing private
-  data with or into public dictionaries (CRIME).
+  data with or into public dictionaries (CRIME). No dictionary from a request carrying
+  ``Authorization`` either (RFC 9111 section 3.5): the store is shared by every client, and a
+  client that guesses a private body's hash would see dcz answers confirm the guess.
 - Dictionaries of at most 100 MiB: Chromium's ``kDictionarySizeLimit``; bigger ones are never
   offered back, so keeping them costs memory for nothing.
 - ``id`` and ``Dictionary-ID`` at most 1024 characters (sections 2.1.3 and 2.3); a request
@@ -155,7 +157,8 @@ class DictionaryRequest:
     """What dictionary transport needs from a request, read once from its scope.
 
     ``path`` is the path as sent (percent-encoded, without the query), what URLPattern
-    matches against (RFC 9842 section 2.2.2).
+    matches against (RFC 9842 section 2.2.2). ``authorized``: the request carries
+    ``Authorization``, so its response is taken as per user.
     """
 
     method: str
@@ -163,6 +166,7 @@ class DictionaryRequest:
     accepts_dcz: bool
     available: bytes | None = None
     dictionary_id: str | None = None
+    authorized: bool = False
 
     @classmethod
     def from_scope(cls, scope: Scope) -> DictionaryRequest:
@@ -170,6 +174,7 @@ class DictionaryRequest:
         accept: list[bytes] = []
         available: list[bytes] = []
         ids: list[bytes] = []
+        authorized = False
         for name, value in scope.get("headers", ()):
             name = name.lower()
             if name == b"accept-encoding":
@@ -178,6 +183,8 @@ class DictionaryRequest:
                 available.append(value)
             elif name == b"dictionary-id":
                 ids.append(value)
+            elif name == b"authorization":
+                authorized = True
         raw_path = scope.get("raw_path")
         path = raw_path.decode("latin-1") if raw_path else str(scope.get("path", "/"))
         header = b",".join(accept).decode("latin-1")
@@ -187,6 +194,7 @@ class DictionaryRequest:
             accepts_dcz=bool(accept) and AcceptEncoding.from_header(header).quality(DCZ) > 0,
             available=parse_available_dictionary(available),
             dictionary_id=parse_dictionary_id(ids),
+            authorized=authorized,
         )
 
 
@@ -337,6 +345,7 @@ def is_dictionary_candidate(
     """
     if (
         request.method != "GET"  # only a GET's body is what the client stores
+        or request.authorized  # per user: RFC 9111 section 3.5 keeps it from shared caches
         or status != 200  # a complete representation (RFC 9111 section 3)
         or response.encoded  # the app's own coding: we never see the identity bytes
         or response.partial
