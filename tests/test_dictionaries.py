@@ -339,6 +339,9 @@ def test_request_view_reads_dictionary_headers_and_raw_path() -> None:
     scope["raw_path"] = b"/caf%C3%A9"
     request = DictionaryRequest.from_scope(scope)
     assert (request.path, request.available, request.dictionary_id) == ("/caf%C3%A9", DIGEST, "v1")
+    assert not request.authorized
+    scope["headers"].append((b"authorization", b"Bearer t"))
+    assert DictionaryRequest.from_scope(scope).authorized
 
 
 # -- the decisions -------------------------------------------------------------------------------
