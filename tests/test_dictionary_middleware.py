@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
+import random
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,6 +27,7 @@ from .test_dictionaries import DczDecoder, bundle, decode_dcz
 CHROMIUM_AE = "gzip, deflate, br, zstd, dcb, dcz"
 CACHEABLE = ("cache-control", "public, max-age=3600")
 JS = "text/javascript"
+PATHSEND = "http.response.pathsend"
 
 
 def available(data: bytes) -> tuple[str, str]:
@@ -195,3 +199,117 @@ def test_bad_dictionary_option_fails_at_construction() -> None:
         options: dict[str, Any] = {"dictionary_paths": ["/api/:id"]}
         CompressMiddleware(app_sending([]), **options)
 
+
+def dcz_token(data: bytes) -> str:
+    return "dcz-" + hashlib.sha256(data).hexdigest()[:16]
+
+
+async def test_dcz_etag_names_the_dictionary_and_its_validator_gets_a_304() -> None:
+    seen: list[str] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        scope[SCOPE_KEY].evaluate_conditional = True
+        seen.append(dict(scope["headers"]).get(b"if-none-match", b"").decode())
+        await send(start(200, JS, [CACHEABLE, ("etag", '"v2"')]))
+        await send(body(bundle(2) if scope["path"].endswith("v2.js") else bundle(1)))
+
+    options: dict[str, Any] = {"dictionary_paths": ["/static/app.*.js"]}
+    mw = CompressMiddleware(app, **options)
+    await store_v1(mw)
+    held = [available(bundle(1))]
+    first = await run(mw, path="/static/app.v2.js", headers=held, accept_encoding=CHROMIUM_AE)
+    tag = f'"v2:{dcz_token(bundle(1))}"'
+    assert first.headers["content-encoding"] == "dcz"
+    assert first.headers["etag"] == tag
+    again = await run(
+        mw,
+        path="/static/app.v2.js",
+        headers=[*held, ("if-none-match", tag)],
+        accept_encoding=CHROMIUM_AE,
+    )
+    assert again.status == 304
+    assert again.headers["etag"] == tag
+    assert seen[-1] == '"v2"'  # the app sees its own tag, our suffix stripped
+
+
+async def test_whole_body_gets_the_ordinary_coding_when_dcz_is_not_smaller() -> None:
+    """A dictionary that shares nothing with the body: dcz would only add its header."""
+    noise = ProvidedDictionary(random.Random(5).randbytes(20_000), match="/api/*")
+    api = json.dumps([{"id": i, "name": f"item {i}"} for i in range(400)]).encode()
+    app = app_sending([start(200, "application/json", [CACHEABLE]), body(api)])
+    options: dict[str, Any] = {"dictionaries": [noise]}
+    mw = CompressMiddleware(app, **options)
+    recorded = await run(
+        mw, path="/api/items", headers=[available(noise.data)], accept_encoding=CHROMIUM_AE
+    )
+    assert recorded.headers["content-encoding"] == "zstd"
+    assert "available-dictionary" not in vary(recorded)
+    assert recorded.decoded() == api
+
+
+async def test_dictionary_sent_with_pathsend_is_kept(tmp_path: Path) -> None:
+    """StaticFiles under granian answers with http.response.pathsend: the file is the
+    dictionary."""
+    v1 = tmp_path / "app.v1.js"
+    v1.write_bytes(bundle(1))
+    by_path = {
+        "/static/app.v1.js": [start(200, JS, [CACHEABLE]), {"type": PATHSEND, "path": str(v1)}],
+        "/static/app.v2.js": [start(200, JS, [CACHEABLE]), body(bundle(2))],
+    }
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        for message in by_path[scope["path"]]:
+            await send(dict(message))
+
+    options: dict[str, Any] = {"dictionary_paths": ["/static/app.*.js"]}
+    mw = CompressMiddleware(app, **options)
+    first = await run(
+        mw, path="/static/app.v1.js", accept_encoding=CHROMIUM_AE, extensions={PATHSEND: {}}
+    )
+    assert first.decoded() == bundle(1)
+    recorded = await run(
+        mw, path="/static/app.v2.js", headers=[available(bundle(1))], accept_encoding=CHROMIUM_AE
+    )
+    assert recorded.headers["content-encoding"] == "dcz"
+    assert decode_dcz(recorded.body, bundle(1)) == bundle(2)
+
+
+async def test_dictionary_kept_by_one_worker_is_used_by_another_through_the_cache() -> None:
+    """Issue 12: with a shared cache, dictionaries live there too (DictCache stands in for
+    Redis or a directory shared by the workers)."""
+    shared = DictCache()
+    v2 = [start(200, JS, [CACHEABLE]), body(bundle(2))]
+    await store_v1(middleware(v2, cache=shared))
+    recorded = await run(
+        middleware(v2, cache=shared),
+        path="/static/app.v2.js",
+        headers=[available(bundle(1))],
+        accept_encoding=CHROMIUM_AE,
+    )
+    assert recorded.headers["content-encoding"] == "dcz"
+    assert decode_dcz(recorded.body, bundle(1)) == bundle(2)
+
+
+async def test_provided_dictionary_head_has_the_headers_and_no_body() -> None:
+    provided = ProvidedDictionary(bundle(7), match="/api/*", url_path="/_d/api.dict")
+    options: dict[str, Any] = {"dictionaries": [provided]}
+    mw = CompressMiddleware(app_sending([]), **options)
+    served = await run(mw, method="HEAD", path="/_d/api.dict", accept_encoding="identity")
+    assert served.body == b""
+    assert served.headers["content-length"] == str(len(bundle(7)))
+    assert served.headers["use-as-dictionary"] == 'match="/api/*", type=raw'
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "error"),
+    [
+        pytest.param("dcz_level", 0, ValueError, id="dcz-level"),
+        pytest.param("dictionary_max_count", -1, ValueError, id="max-count"),
+        pytest.param("dictionary_cache", object(), TypeError, id="cache"),
+        pytest.param("dictionaries", [b"bytes"], TypeError, id="dictionaries"),
+    ],
+)
+def test_bad_dictionary_options_name_the_option(option: str, value: Any, error: type) -> None:
+    options: dict[str, Any] = {"dictionary_paths": ["/static/*"], option: value}
+    with pytest.raises(error, match=option):
+        CompressMiddleware(app_sending([]), **options)
