@@ -4,6 +4,8 @@ Each command lives with its feature and registers itself here (``add_*_command``
 
 - ``warm DIR --cache URL_OR_DIR``: compress static files into a cache ahead of time
   (asgi_compress/cache/warm.py).
+- ``train-dictionary SAMPLES_DIR -o FILE``: train a zstd dictionary from sample responses,
+  for ``ProvidedDictionary`` (asgi_compress/_train.py, RFC 9842 dcz).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
+from ._train import add_train_command
 from .cache.warm import add_warm_command
 
 
@@ -19,6 +22,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m asgi_compress")
     commands = parser.add_subparsers(title="commands", required=True)
     add_warm_command(commands)
+    add_train_command(commands)
     args = parser.parse_args(argv)
     return int(args.run(args))
 

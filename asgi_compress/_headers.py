@@ -113,6 +113,7 @@ def compressed_headers(
     content_length: int | None,
     needs_vary: bool,
     weak_etag: bool = False,
+    etag_token: str | None = None,
 ) -> Headers:
     """The response head for an encoded body.
 
@@ -121,15 +122,18 @@ def compressed_headers(
     coding, because the encoded representation is a different one (RFC 9110 section 8.8.3),
     and makes it weak when ``weak_etag`` says the encoded bytes differ on every response
     (BREACH padding): a strong validator promises identical bytes (section 8.8.1).
+    ``etag_token`` is the suffix when it is not the coding itself: a dcz body's names its
+    dictionary (``:dcz-<hex>``), since each dictionary makes another representation.
     """
     token = encoding.encode("latin-1")
+    suffix = token if etag_token is None else etag_token.encode("latin-1")
     result: Headers = []
     for name, value in headers:
         lowered = name.lower()
         if lowered == b"content-length" or lowered == b"accept-ranges":
             continue
         if lowered == b"etag":
-            value = suffix_etag(value, token, weak=weak_etag)
+            value = suffix_etag(value, suffix, weak=weak_etag)
         result.append((name, value))
     result.append((b"content-encoding", token))
     if content_length is not None:

@@ -58,6 +58,9 @@ _COSTS: dict[str, tuple[tuple[int, ...], tuple[float, ...]]] = {
         (0.7, 0.9, 1.6, 4.6, 8.7, 41.0, 141.0, 550.0, 1124.0),
     ),
 }
+# dcz (RFC 9842) is zstd against a dictionary held as a prefix: zstd's cost at dcz_level
+# (the prefix load is per response, ~14 us for 32 KiB: benchmarks/results/dictionaries.md).
+_COSTS["dcz"] = _COSTS["zstd"]
 _REFERENCE_NS = 8.5  # gzip-6: the codec thread_min_size is expressed in
 
 

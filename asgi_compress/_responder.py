@@ -28,6 +28,12 @@ An app that overlaps its own ``send`` calls breaks the ASGI contract, and is tol
 
 When the client has gone (``http.disconnect`` received by the app or by our watch over a file),
 nothing more is encoded: the app's remaining body messages are dropped.
+
+Dictionary transport (RFC 9842): when the middleware gives a :class:`DictionaryLayer` and the
+start decides to encode (HELD, STREAMING or HEAD_ONLY), the layer may choose a dictionary the
+client holds; the request's codings then become ``dcz``. A stream is sent as dcz; a whole body
+is encoded both ways and the smaller goes out (issue 12: dcz only when it beats the ordinary
+coding), its preconditions judged on that representation.
 """
 
 from __future__ import annotations
@@ -36,12 +42,13 @@ import enum
 import logging
 import secrets
 from io import BufferedReader
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import anyio
 
 from . import _decide
-from ._decide import Action, RequestView
+from ._decide import Action, Decision, RequestView
+from ._dictionary_layer import AVAILABLE_DICTIONARY_VARY
 from ._headers import (
     VARY_HEADER,
     ResponseHead,
@@ -56,10 +63,13 @@ from ._padding import padding
 from ._pause import PauseTimer
 from ._stream import EncodedStream
 from .cache import cacheable
+from .dictionaries import DCZ
 from .report import CompressionReport, PassReason
 
 if TYPE_CHECKING:
+    from ._dictionary_layer import DczChoice, DictionaryLayer
     from ._types import Message, Receive, Scope, Send
+    from .cache import CacheLookup
     from .encoders import Encoder
     from .policy import ResponsePolicy
     from .settings import Settings
@@ -74,6 +84,16 @@ within it is answered whole, with a Content-Length and the best ratio."""
 
 _FILE_CHUNK = 256 * 1024
 _BODY = "http.response.body"
+_ENCODES = frozenset((Action.HOLD, Action.STREAM, Action.HEAD_ONLY))
+
+
+class _Encoded(NamedTuple):
+    """A whole body in one coding: ``encoded`` is ``None`` when that did not make it
+    smaller; ``found`` is the response cache's answer, if it was asked."""
+
+    coding: str
+    encoded: bytes | None
+    found: CacheLookup | None
 
 
 def _open_binary(path: str) -> BufferedReader:
@@ -105,6 +125,7 @@ class Responder:
         policy: the request's policy, open to the app until its response starts; ``None``
             for a request that accepts none of our codings.
         scope: the request's scope (its path names the response in reports).
+        dictionaries: the request's dictionary transport (RFC 9842), when configured.
     """
 
     __slots__ = (
@@ -113,13 +134,16 @@ class Responder:
         "_bytes_out",
         "_cached",
         "_coding",
+        "_dcz",
         "_declared",
+        "_dictionaries",
         "_flushing",
         "_gone",
         "_head",
         "_held",
         "_hold_limit",
         "_observed",
+        "_ordinary",
         "_policy",
         "_reason",
         "_receive",
@@ -144,6 +168,8 @@ class Responder:
         settings: Settings,
         policy: ResponsePolicy | None,
         scope: Scope,
+        *,
+        dictionaries: DictionaryLayer | None = None,
     ) -> None:
         self._send = send
         self._receive = receive
@@ -160,6 +186,9 @@ class Responder:
         self._runner: CodecRunner | None = None
         self._reason: PassReason | None = None
         self._coding: str | None = None
+        self._dictionaries = dictionaries
+        self._dcz: DczChoice | None = None
+        self._ordinary: str | None = None
 
     # -- the two ASGI callables the app is given --------------------------------------------
 
@@ -253,6 +282,8 @@ class Responder:
         decision = _decide.decide_start(
             self._status, head, self._request, settings, enabled=enabled
         )
+        if self._dictionaries is not None and decision.action in _ENCODES:
+            decision = self._choose_dcz(decision)
         action = decision.action
         if action is Action.PASS:
             self._reason = decision.reason
@@ -295,6 +326,22 @@ class Responder:
             else:
                 self._state = _HEAD_ONLY
                 await self._send_encoded_start(coding, content_length=None)
+
+    def _choose_dcz(self, decision: Decision) -> Decision:
+        """The response is to be encoded: answer with ``dcz`` when the dictionary layer
+        chooses a dictionary the client holds (RFC 9842 section 5); else ``decision``."""
+        assert self._dictionaries is not None
+        choice = self._dictionaries.choose()
+        if choice is None:
+            return decision
+        self._dcz = choice
+        request = self._request
+        self._ordinary = request.encoding  # what a whole body's dcz must beat
+        self._request = request._replace(
+            encoding=None if request.encoding is None else DCZ,
+            stream_encoding=None if request.stream_encoding is None else DCZ,
+        )
+        return decision if decision.coding is None else decision._replace(coding=DCZ)
 
     # -- HELD ------------------------------------------------------------------------------
 
@@ -340,8 +387,49 @@ class Responder:
             return
         coding = decision.coding
         assert coding is not None
-        if await self._send_precondition_answer(coding, stream=streamed, more=more):
+        # A dcz answer's preconditions wait for the choice below: they are judged on the
+        # representation that goes out.
+        if coding != DCZ and await self._send_precondition_answer(
+            coding, stream=streamed, more=more
+        ):
             return
+        made = [await self._find_or_encode(coding, body, streamed=streamed)]
+        winner = made[0]
+        if coding == DCZ:
+            # Issue 12: dcz only when smaller than the ordinary coding. So a whole body is
+            # encoded both ways (a second encode's CPU, README), and the smaller goes out.
+            assert self._ordinary is not None
+            ordinary = await self._find_or_encode(self._ordinary, body, streamed=streamed)
+            made.append(ordinary)
+            if ordinary.encoded is not None and (
+                winner.encoded is None or len(ordinary.encoded) < len(winner.encoded)
+            ):
+                winner = ordinary
+            if await self._send_precondition_answer(winner.coding, stream=streamed, more=more):
+                return
+        encoded = winner.encoded
+        self._cached = winner.found is not None and winner.found.hit
+        if encoded is None:
+            self._reason = PassReason.NOT_SMALLER
+            await self._send_unencoded(body, more=more, streamed=streamed)
+        else:
+            self._coding = coding = winner.coding
+            self._state = _FINISHING if more else _DONE
+            # With trailers the body goes out chunked; a Content-Length would contradict it.
+            length = None if self._start.get("trailers") else len(encoded)
+            self._bytes_out = len(encoded)
+            await self._send_encoded_start(coding, content_length=length)
+            await self._send({"type": _BODY, "body": encoded, "more_body": more})
+        cache = self._policy.cache if self._policy is not None else None
+        for item in made:
+            if cache is not None and item.found is not None and not item.found.hit:
+                # After the response's bytes went out, in this task: keep them (or better
+                # ones, made at the cache level on a worker thread when a slot is free).
+                await cache.store(item.found, item.encoded)
+
+    async def _find_or_encode(self, coding: str, body: bytes, *, streamed: bool) -> _Encoded:
+        """The whole body in ``coding``: from the response cache when it holds it, else
+        encoded here."""
         policy = self._policy
         cache = policy.cache if policy is not None else None
         found = None
@@ -354,29 +442,15 @@ class Responder:
             and cacheable(self._start.get("headers", ()))
         ):
             assert policy is not None
+            dcz = self._dcz
+            # A dcz body is only good for its own dictionary: its entry is named by it.
+            params = dcz.cache_params if dcz is not None and coding == DCZ else None
             found = await cache.lookup(
-                coding, body, self._settings.encoders[coding], slot=policy.cache_key
+                coding, body, params or self._settings.encoders[coding], slot=policy.cache_key
             )
-        encoded = found.encoded if found is not None else None
-        self._cached = encoded is not None
-        if encoded is None:
-            encoded = await self._encode_whole(coding, body)
-        if encoded is None:
-            self._reason = PassReason.NOT_SMALLER
-            await self._send_unencoded(body, more=more, streamed=streamed)
-        else:
-            self._coding = coding
-            self._state = _FINISHING if more else _DONE
-            # With trailers the body goes out chunked; a Content-Length would contradict it.
-            length = None if self._start.get("trailers") else len(encoded)
-            self._bytes_out = len(encoded)
-            await self._send_encoded_start(coding, content_length=length)
-            await self._send({"type": _BODY, "body": encoded, "more_body": more})
-        if found is not None and not found.hit:
-            assert cache is not None
-            # After the response's bytes went out, in this task: keep them (or better ones,
-            # made at the cache level on a worker thread when a slot is free).
-            await cache.store(found, encoded)
+        if found is not None and found.encoded is not None:
+            return _Encoded(coding, found.encoded, found)
+        return _Encoded(coding, await self._encode_whole(coding, body), found)
 
     async def _encode_whole(self, coding: str, body: bytes) -> bytes | None:
         """The encoded body; ``None`` if encoding did not make it smaller."""
@@ -545,7 +619,7 @@ class Responder:
         weak = self._weak_etags(coding)
         etag = head.etag
         if etag is not None:
-            etag = suffix_etag(etag, coding.encode("latin-1"), weak=weak)
+            etag = suffix_etag(etag, self._etag_token(coding).encode("latin-1"), weak=weak)
         status = precondition_status(validators, etag, head.last_modified)
         if status is None:
             return False
@@ -603,7 +677,10 @@ class Responder:
             content_length=content_length,
             needs_vary=self._head.needs_vary,
             weak_etag=self._weak_etags(coding),
+            etag_token=self._etag_token(coding),
         )
+        if coding == DCZ:
+            headers.append(AVAILABLE_DICTIONARY_VARY)  # RFC 9842 section 6.2
         await self._send({**self._start, "headers": headers})
 
     # -- helpers ---------------------------------------------------------------------------
@@ -624,6 +701,11 @@ class Responder:
         cache = self._policy.cache if self._policy is not None else None
         return cache is not None and coding in cache.levels
 
+    def _etag_token(self, coding: str) -> str:
+        """The ETag suffix of ``coding``: the coding, or for dcz its dictionary's token."""
+        dcz = self._dcz
+        return dcz.token if dcz is not None and coding == DCZ else coding
+
     def _touch_timer(self) -> None:
         timer = self._timer
         if timer is None:
@@ -633,6 +715,10 @@ class Responder:
     def _new_encoder(self, coding: str) -> tuple[Encoder, bytes]:
         """A fresh encoder, and the bytes to send before its first output: its BREACH padding
         when ``breach_padding`` is set (a random length, fresh for every response)."""
+        dcz = self._dcz
+        if dcz is not None and coding == DCZ:
+            # No padding: the 40-byte dcz header must open the body (RFC 9842 section 5).
+            return dcz.new_encoder(), b""
         encoder = self._settings.encoders[coding]()
         limit = self._settings.breach_padding
         return encoder, padding(encoder, secrets.randbelow(limit + 1)) if limit else b""
@@ -641,8 +727,10 @@ class Responder:
         runner = self._runner
         if runner is None:
             settings = self._settings
+            dcz = self._dcz
+            level = dcz.level if dcz is not None and coding == DCZ else settings.level_for(coding)
             runner = self._runner = CodecRunner(
-                ns_per_byte(coding, settings.level_for(coding)),
+                ns_per_byte(coding, level),
                 settings.thread_min_size,
                 timed=self._observed,
             )

@@ -17,19 +17,29 @@ against the encoded representation, or name a cache entry. The policy is read wh
 ``http.response.start`` arrives. A :func:`~asgi_compress.skip_compression` call made before
 the request reached us (from an outer middleware) leaves a mark in the scope, which turns
 the new policy off.
+
+With dictionary options (RFC 9842, :mod:`asgi_compress.dictionary_options`), a request for a
+provided dictionary's ``url_path`` is answered by us; any other request that may be encoded
+has the dictionary the client announces looked up once before the app runs, and the app's
+``send`` goes through a :class:`~asgi_compress._dictionary_layer.DictionaryLayer` on its way
+to the responder. Without them, the request path costs one attribute check.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from ._decide import RequestView
+from ._dictionary_layer import DictionaryLayer, serve_dictionary
 from ._headers import strip_validator_suffixes
 from ._paths import full_path
 from ._request_body import has_content_encoding, serve_decoded_request
 from ._responder import Responder
 from .cache import DEFAULT_CACHE_MAX_SIZE, ResponseCache
+from .dictionaries import DictionaryRequest, dcz_etag_token
+from .dictionary_options import DictionarySettings, ProvidedDictionary
 from .negotiation import choose_encoding
 from .policy import SCOPE_KEY, SKIP_KEY, ResponsePolicy
 from .settings import Settings
@@ -63,6 +73,16 @@ class CompressMiddleware:
         cache_levels: coding -> level at which cached entries are made (``{"br": 11}``):
             a miss is answered at the normal level, then recompressed on a worker thread.
         cache_max_size: the largest declared Content-Length collected to be cached.
+        dictionary_paths: RFC 9842 ``match`` patterns whose responses become dictionaries
+            (``"/static/app.*.js"``); see the README's "Compression dictionaries".
+        dictionaries: :class:`~asgi_compress.dictionary_options.ProvidedDictionary` objects,
+            served at their ``url_path`` and announced on HTML pages.
+        dcz_level: the zstd level of ``dcz`` answers, 1..22.
+        dictionary_max_count: most dictionaries taken from responses kept in memory.
+        dictionary_max_bytes: most bytes of them kept in memory (and the largest one).
+        dictionary_cache: a shared backend (``get``/``set``) to keep dictionaries in, so
+            every worker can use one any worker served; default: ``cache``'s backend when
+            ``cache`` is given, else memory only.
         **options: the Flask-Compress settings, lowercased without ``COMPRESS_``
             (``min_size``, ``br_level``, ``algorithm``...), plus ``exclude_mimetypes``,
             ``exclude_paths``, ``success_only``, ``thread_min_size``, ``breach_padding`` and
@@ -81,6 +101,7 @@ class CompressMiddleware:
     Attributes:
         cache: the :class:`~asgi_compress.ResponseCache` every request's policy starts with
             (an app may set ``policy.cache = None`` to keep one response out of it).
+        dictionaries: the validated dictionary settings, ``None`` when none are configured.
 
     Example:
         >>> from starlette.applications import Starlette
@@ -96,15 +117,33 @@ class CompressMiddleware:
         cache: CacheBackend | ResponseCache | None = None,
         cache_levels: Mapping[str, int] | None = None,
         cache_max_size: int = DEFAULT_CACHE_MAX_SIZE,
+        dictionary_paths: str | Iterable[str] = (),
+        dictionaries: Iterable[ProvidedDictionary] = (),
+        dcz_level: int = 3,
+        dictionary_max_count: int = 64,
+        dictionary_max_bytes: int = 64 * 1024 * 1024,
+        dictionary_cache: CacheBackend | None = None,
         **options: Unpack[Options],
     ) -> None:
         self.app = app
         try:
             self.settings = Settings.from_options(**options)
+            self.cache = _response_cache(cache, cache_levels, cache_max_size)
+            if dictionary_cache is None and self.cache is not None:
+                # Issue 12: dictionaries live in the shared cache when one is configured.
+                dictionary_cache = self.cache.backend
+            dictionary_settings = DictionarySettings.from_options(
+                dictionary_paths=dictionary_paths,
+                dictionaries=dictionaries,
+                dcz_level=dcz_level,
+                dictionary_max_count=dictionary_max_count,
+                dictionary_max_bytes=dictionary_max_bytes,
+                dictionary_cache=dictionary_cache,
+            )
         except (TypeError, ValueError) as error:
             logger.error("asgi_compress: invalid CompressMiddleware option: %s", error)
             raise
-        self.cache = _response_cache(cache, cache_levels, cache_max_size)
+        self.dictionaries = dictionary_settings if dictionary_settings.enabled else None
 
     def new_policy(self, scope: Scope) -> ResponsePolicy:
         """The policy a request starts with; extensions override this to read live config."""
@@ -126,17 +165,24 @@ class CompressMiddleware:
             # handled by the nested call, whose scope no longer carries Content-Encoding.
             await serve_decoded_request(self, scope, receive, send, settings)
             return
+        app = self.app
+        dictionaries = self.dictionaries
+        if dictionaries is not None:
+            provided = dictionaries.served_at(scope["path"])
+            if provided is not None and scope["method"] in _SAFE:
+                # One of ours: answered here, negotiated and encoded like any response.
+                app, dictionaries = serve_dictionary(provided), None
         if settings.exclude_paths and settings.is_excluded_path(
             full_path(scope["path"], scope.get("root_path", ""))
         ):
             # Never compressed, whoever asks: one representation, so no Vary either. Seen by
             # the responder only to be reported.
             if settings.on_response is None and not logger.isEnabledFor(logging.DEBUG):
-                await self.app(scope, receive, send)
+                await app(scope, receive, send)
                 return
             responder = Responder(send, receive, _EXCLUDED, settings, None, scope)
             try:
-                await self.app(scope, responder.receive, responder.send)
+                await app(scope, responder.receive, responder.send)
             finally:
                 responder.close()
             return
@@ -159,15 +205,17 @@ class CompressMiddleware:
                 if settings.algorithm_streaming == settings.algorithm
                 else choose_encoding(header, settings.algorithm_streaming)
             )
-        policy = None
+        policy = layer = None
         if encoding is None and stream_encoding is None:
             # Never encoded: Vary is still merged, so that caches keep the variants apart.
             request = _HEAD_NOTHING_ACCEPTED if scope["method"] == "HEAD" else _NOTHING_ACCEPTED
         else:
+            tokens = {t for t in (encoding, stream_encoding) if t is not None}
+            if dictionaries is not None:
+                layer = await _dictionary_layer(dictionaries, scope, tokens)
             stripped: dict[bytes, bytes] = {}
             if validators or _ZEROCOPY in scope.get("extensions", ()):
-                tokens = tuple(sorted({t for t in (encoding, stream_encoding) if t is not None}))
-                scope, stripped = _scope_for_app(scope, tokens)
+                scope, stripped = _scope_for_app(scope, tuple(sorted(tokens)))
             method = scope["method"]
             request = RequestView(
                 encoding,
@@ -181,11 +229,25 @@ class CompressMiddleware:
             policy = scope[SCOPE_KEY] = self.new_policy(scope)
             if scope.get(SKIP_KEY):  # skip_compression() from a middleware that ran before us
                 policy.enabled = False
-        responder = Responder(send, receive, request, settings, policy, scope)
+        responder = Responder(send, receive, request, settings, policy, scope, dictionaries=layer)
         try:
-            await self.app(scope, responder.receive, responder.send)
+            app_send = responder.send if layer is None else layer.wrap(responder.send)
+            await app(scope, responder.receive, app_send)
         finally:
             responder.close()
+
+
+async def _dictionary_layer(
+    dictionaries: DictionarySettings, scope: Scope, tokens: set[str]
+) -> DictionaryLayer:
+    """The request's dictionary layer, its dictionary looked up once, before the app runs.
+    When found, its dcz ETag suffix joins ``tokens``: a validator the client holds for the
+    dcz representation is stripped for the app like any of ours."""
+    request = DictionaryRequest.from_scope(scope)
+    found = await dictionaries.lookup(request.available) if request.accepts_dcz else None
+    if found is not None:
+        tokens.add(dcz_etag_token(found))
+    return DictionaryLayer(dictionaries, request, found)
 
 
 _SAFE = frozenset(("GET", "HEAD"))

@@ -47,6 +47,7 @@ SECTIONS: dict[str, Callable[[Budget], Report]] = {
     "streamping": _section("streamping"),
     "departed": _section("departed"),
     "cache": _section("cache"),
+    "dictionaries": _section("dictionaries"),
 }
 GROUPS: dict[str, tuple[str, ...]] = {"streams": ("streamping", "departed")}
 """Names that stand for several sections: ``python -m benchmarks streams``."""

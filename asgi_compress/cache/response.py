@@ -43,7 +43,14 @@ if TYPE_CHECKING:
     from ..encoders import Encoder
     from . import CacheBackend
 
-__all__ = ["DEFAULT_CACHE_MAX_SIZE", "CacheLookup", "ResponseCache", "cacheable"]
+__all__ = [
+    "DEFAULT_CACHE_MAX_SIZE",
+    "CacheLookup",
+    "ResponseCache",
+    "backend_get",
+    "backend_set",
+    "cacheable",
+]
 
 logger = logging.getLogger("asgi_compress")
 
@@ -159,7 +166,7 @@ class ResponseCache:
         self,
         coding: str,
         body: bytes,
-        encoder: Callable[[], Encoder],
+        encoder: Callable[[], Encoder] | str,
         *,
         slot: str | None = None,
     ) -> CacheLookup:
@@ -169,14 +176,16 @@ class ResponseCache:
             coding: the negotiated content coding.
             body: the whole uncompressed body the app produced.
             encoder: the factory the response would be encoded with
-                (``settings.encoders[coding]``); its parameters are part of the address.
+                (``settings.encoders[coding]``); its parameters are part of the address. A
+                string names them instead, for an encoder that is not a settings factory (a
+                dcz body's: its dictionary and level), and is never recompressed at a level.
             slot: an app-chosen entry name (Flask-Compress's ``cache_key``); ``None``
                 addresses the entry by the body's digest. Either way only an entry made from
                 this very body is served.
         """
         level = self.levels.get(coding)
         target: Callable[[], Encoder] | None = None
-        if level is not None:
+        if level is not None and not isinstance(encoder, str):
             target = _at_level(encoder, coding, level)
         digest = body_digest(body)
         key = address(coding, encoder_params(target or encoder), digest=digest, slot=slot)
@@ -220,6 +229,22 @@ class ResponseCache:
 
 
 _FAILED = object()
+
+
+async def backend_get(backend: CacheBackend, key: str) -> bytes | None:
+    """``backend.get(key)``, sync or async; a failure is logged and counts as a miss.
+
+    For other keepers of bytes in the same backends (the dictionary store, RFC 9842).
+    """
+    value = await _call(backend, "get", key)
+    return value if isinstance(value, bytes) else None
+
+
+async def backend_set(backend: CacheBackend, key: str, value: bytes) -> bool:
+    """``backend.set(key, value)``, sync or async; returns whether it was written (a
+    failure is logged, never raised)."""
+    result = await _call(backend, "set", key, value)
+    return result is not _FAILED and result is not False
 
 
 async def _call(backend: Any, method: str, *args: Any) -> Any:

@@ -1,0 +1,170 @@
+"""One request's dictionary transport (RFC 9842), between the app and the responder.
+
+The decisions live in :mod:`asgi_compress.dictionaries` (pure); the middleware builds a
+:class:`DictionaryLayer` for a request that may be encoded when dictionaries are configured,
+after looking the client's ``Available-Dictionary`` up in the store once. The layer then
+
+- sits between the app and the responder (:meth:`DictionaryLayer.send`): at
+  ``http.response.start`` it adds ``Use-As-Dictionary`` (when the response becomes a
+  dictionary) and ``Link: rel="compression-dictionary"`` (on HTML pages); it collects the
+  identity body of a dictionary, however many messages it comes in, or reads the file of an
+  ``http.response.pathsend`` on a worker thread, and stores it once the response went out;
+- answers the responder's one question, once the responder has decided to encode
+  (:meth:`DictionaryLayer.choose`): the :class:`DczChoice` to answer ``dcz`` with, or ``None``.
+
+:func:`serve_dictionary` is the app that answers at a provided dictionary's ``url_path``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, NamedTuple
+
+from ._dcz import DczEncoder
+from ._headers import ResponseHead
+from ._offload import offload
+from .dictionaries import (
+    DictionaryMark,
+    DictionaryRequest,
+    ResponseFacts,
+    choose_dictionary,
+    dcz_etag_token,
+    is_dictionary_candidate,
+)
+
+if TYPE_CHECKING:
+    from ._dictionary_store import Dictionary
+    from ._types import ASGIApp, Headers, Message, Receive, Scope, Send
+    from .dictionary_options import DictionarySettings, ProvidedDictionary
+
+__all__ = ["AVAILABLE_DICTIONARY_VARY", "DczChoice", "DictionaryLayer", "serve_dictionary"]
+
+AVAILABLE_DICTIONARY_VARY = (b"vary", b"available-dictionary")
+"""Added to every dcz answer, next to Vary: Accept-Encoding (RFC 9842 section 6.2)."""
+
+
+class DczChoice(NamedTuple):
+    """The dictionary a response is compressed with, and at which zstd level."""
+
+    dictionary: Dictionary
+    level: int
+
+    @property
+    def token(self) -> str:
+        """The ETag suffix (``dcz-<hex>``): one representation per dictionary."""
+        return dcz_etag_token(self.dictionary)
+
+    @property
+    def cache_params(self) -> str:
+        """What names the encoded bytes in a response-cache address, besides the coding."""
+        return f"{self.token};level={self.level}"
+
+    def new_encoder(self) -> DczEncoder:
+        return DczEncoder(self.dictionary.data, self.dictionary.sha256, self.level)
+
+
+class DictionaryLayer:
+    """One request's dictionary inputs, and what was decided for its response.
+
+    Args:
+        settings: the middleware's dictionary settings.
+        request: the request's view (:meth:`DictionaryRequest.from_scope`).
+        found: the dictionary the store holds under the client's hash, looked up once.
+    """
+
+    __slots__ = ("_body", "_facts", "_found", "_mark", "_next", "_request", "_settings")
+
+    def __init__(
+        self, settings: DictionarySettings, request: DictionaryRequest, found: Dictionary | None
+    ) -> None:
+        self._settings = settings
+        self._request = request
+        self._found = found
+        self._facts = ResponseFacts()
+        self._mark: DictionaryMark | None = None
+        self._body: bytearray | None = None
+        self._next: Send | None = None
+
+    def wrap(self, send: Send) -> Send:
+        """The ``send`` to give the app: this layer, then ``send`` (the responder's)."""
+        self._next = send
+        return self.send
+
+    async def send(self, message: Message) -> None:
+        """Observe the app's identity response, then hand it on."""
+        send = self._next
+        assert send is not None, "wrap() first"
+        kind = message["type"]
+        if kind == "http.response.start":
+            headers = self._start_headers(message["status"], list(message.get("headers", ())))
+            await send({**message, "headers": headers})
+            if self._mark is not None:
+                self._body = bytearray()
+            return
+        await send(message)
+        if self._body is None:
+            return
+        if kind == "http.response.body":
+            self._body += message.get("body", b"")
+            if len(self._body) > self._settings.store.max_bytes:
+                self._body = None  # too big to keep: stop collecting
+            elif not message.get("more_body", False):
+                body, self._body = bytes(self._body), None
+                await self._keep(body)
+        elif kind == "http.response.pathsend":
+            self._body = None
+            limit = self._settings.store.max_bytes
+            body = await offload(_read_at_most, (message["path"], limit + 1))
+            if len(body) <= limit:
+                await self._keep(body)
+
+    def choose(self) -> DczChoice | None:
+        """The dictionary to answer ``dcz`` with; asked once the response is to be encoded."""
+        chosen = choose_dictionary(self._request, self._facts, self._found)
+        return None if chosen is None else DczChoice(chosen, self._settings.level)
+
+    def _start_headers(self, status: int, headers: Headers) -> Headers:
+        """The response's headers with ``Use-As-Dictionary`` and ``Link`` added as needed."""
+        settings = self._settings
+        self._facts = ResponseFacts.from_headers(headers)
+        self._mark = is_dictionary_candidate(
+            self._request, status, self._facts, settings.patterns,
+            max_size=settings.store.max_bytes,
+        )  # fmt: skip
+        extra: Headers = []
+        if self._mark is not None and self._mark.header is not None:
+            extra.append(self._mark.header)
+        link = settings.link_header()
+        if link is not None and status == 200 and ResponseHead(headers).media_type == "text/html":
+            extra.append(link)
+        return [*headers, *extra] if extra else headers
+
+    async def _keep(self, body: bytes) -> None:
+        """Store a whole identity body as a dictionary (the response was marked as one)."""
+        mark = self._mark
+        if mark is not None and body:
+            await self._settings.store.add(body, match=mark.match, id=mark.id)
+
+
+def _read_at_most(job: tuple[str, int]) -> bytes:
+    path, size = job
+    try:
+        with open(path, "rb") as file:
+            return file.read(size)
+    except OSError:
+        return b""  # the responder reports the failure; no dictionary is kept
+
+
+def serve_dictionary(provided: ProvidedDictionary) -> ASGIApp:
+    """An ASGI app answering with a provided dictionary (GET and HEAD)."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        start: Message = {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": provided.response_headers(),
+        }
+        await send(start)
+        body = b"" if scope.get("method") == "HEAD" else provided.data
+        await send({"type": "http.response.body", "body": body})
+
+    return app
