@@ -40,37 +40,28 @@ from __future__ import annotations
 
 import enum
 import logging
-import secrets
 from io import BufferedReader
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 import anyio
 
 from . import _decide
-from ._decide import Action, Decision, RequestView
-from ._dictionary_layer import AVAILABLE_DICTIONARY_VARY
+from ._codings import Codings
+from ._decide import Action, RequestView
 from ._headers import (
-    VARY_HEADER,
     ResponseHead,
-    compressed_headers,
-    not_modified_headers,
-    precondition_status,
-    resuffix_etag,
-    suffix_etag,
 )
-from ._offload import CodecRunner, ns_per_byte, offload
-from ._padding import padding
+from ._offload import offload
+from ._output import ResponseOutput
 from ._pause import PauseTimer
 from ._stream import EncodedStream
 from .cache import cacheable
 from .dictionaries import DCZ
-from .report import CompressionReport, PassReason
+from .report import PassReason
 
 if TYPE_CHECKING:
-    from ._dictionary_layer import DczChoice, DictionaryLayer
+    from ._dictionary_layer import DictionaryLayer
     from ._types import Message, Receive, Scope, Send
-    from .cache import CacheLookup
-    from .encoders import Encoder
     from .policy import ResponsePolicy
     from .settings import Settings
 
@@ -82,18 +73,8 @@ HOLD_LIMIT = 256 * 1024
 """Body bytes a held response may collect before it becomes a stream: a body that ends
 within it is answered whole, with a Content-Length and the best ratio."""
 
-_FILE_CHUNK = 256 * 1024
 _BODY = "http.response.body"
 _ENCODES = frozenset((Action.HOLD, Action.STREAM, Action.HEAD_ONLY))
-
-
-class _Encoded(NamedTuple):
-    """A whole body in one coding: ``encoded`` is ``None`` when that did not make it
-    smaller; ``found`` is the response cache's answer, if it was asked."""
-
-    coding: str
-    encoded: bytes | None
-    found: CacheLookup | None
 
 
 def _open_binary(path: str) -> BufferedReader:
@@ -114,7 +95,7 @@ class _State(enum.Enum):
 _START, _HELD, _STREAMING, _HEAD_ONLY, _PASSING, _FINISHING, _DROPPING, _DONE = _State
 
 
-class Responder:
+class Responder(ResponseOutput):
     """One response's way through the state machine described at the top of this module.
 
     Args:
@@ -130,33 +111,16 @@ class Responder:
 
     __slots__ = (
         "_buffer",
-        "_bytes_in",
-        "_bytes_out",
-        "_cached",
-        "_coding",
-        "_dcz",
-        "_declared",
         "_dictionaries",
         "_flushing",
         "_gone",
-        "_head",
         "_held",
         "_hold_limit",
         "_observed",
-        "_ordinary",
         "_policy",
-        "_reason",
         "_receive",
-        "_request",
-        "_runner",
-        "_scope",
-        "_send",
         "_sending",
-        "_settings",
-        "_start",
         "_state",
-        "_status",
-        "_stream",
         "_timer",
     )
 
@@ -183,12 +147,10 @@ class Responder:
         self._flushing: anyio.Event | None = None
         self._timer: PauseTimer | None = None
         self._stream: EncodedStream | None = None
-        self._runner: CodecRunner | None = None
+        self._codings: Codings | None = None
         self._reason: PassReason | None = None
         self._coding: str | None = None
         self._dictionaries = dictionaries
-        self._dcz: DczChoice | None = None
-        self._ordinary: str | None = None
 
     # -- the two ASGI callables the app is given --------------------------------------------
 
@@ -282,9 +244,13 @@ class Responder:
         decision = _decide.decide_start(
             self._status, head, self._request, settings, enabled=enabled
         )
-        if self._dictionaries is not None and decision.action in _ENCODES:
-            decision = self._choose_dcz(decision)
         action = decision.action
+        if action in _ENCODES:
+            codings = self._codings = Codings(settings, policy, timed=self._observed)
+            if self._dictionaries is not None:
+                self._request = codings.choose_dcz(self._dictionaries, self._request)
+                if decision.coding is not None and self._request.encoding == DCZ:
+                    decision = decision._replace(coding=DCZ)
         if action is Action.PASS:
             self._reason = decision.reason
             self._state = _PASSING
@@ -304,44 +270,21 @@ class Responder:
         elif action is Action.NOT_MODIFIED:
             self._state = _PASSING
             self._reason = PassReason.STATUS
-            # The app answered our stripped validator; a 304 carries no representation
-            # metadata (Quart's keeps Content-Type), and gets the tag the client holds back.
-            headers = resuffix_etag(
-                not_modified_headers(message.get("headers", ())),
-                self._request.stripped,
-                weak=bool(settings.breach_padding),
-            )
-            if head.needs_vary:
-                headers.append(VARY_HEADER)
-            await self._send({**message, "headers": headers})
+            await self._send_not_modified(message, head)
         else:
             coding = decision.coding
             assert coding is not None
             stream = action is Action.STREAM
-            if await self._send_precondition_answer(coding, stream=stream, more=True):
+            if await self._send_precondition_answer(coding, stream=stream):
+                self._state = _DROPPING
                 return
             self._coding = coding
             if stream:
+                self._state = _STREAMING
                 await self._send_stream_start(coding, flush_each=True)
             else:
                 self._state = _HEAD_ONLY
                 await self._send_encoded_start(coding, content_length=None)
-
-    def _choose_dcz(self, decision: Decision) -> Decision:
-        """The response is to be encoded: answer with ``dcz`` when the dictionary layer
-        chooses a dictionary the client holds (RFC 9842 section 5); else ``decision``."""
-        assert self._dictionaries is not None
-        choice = self._dictionaries.choose()
-        if choice is None:
-            return decision
-        self._dcz = choice
-        request = self._request
-        self._ordinary = request.encoding  # what a whole body's dcz must beat
-        self._request = request._replace(
-            encoding=None if request.encoding is None else DCZ,
-            stream_encoding=None if request.stream_encoding is None else DCZ,
-        )
-        return decision if decision.coding is None else decision._replace(coding=DCZ)
 
     # -- HELD ------------------------------------------------------------------------------
 
@@ -383,34 +326,32 @@ class Responder:
         decision = _decide.decide_whole(len(body), self._head, self._request, self._settings)
         if decision.action is Action.PASS:
             self._reason = decision.reason
+            self._state = _PASSING
             await self._send_unencoded(body, more=more, streamed=streamed)
             return
         coding = decision.coding
-        assert coding is not None
+        codings = self._codings
+        assert coding is not None and codings is not None
         # A dcz answer's preconditions wait for the choice below: they are judged on the
         # representation that goes out.
-        if coding != DCZ and await self._send_precondition_answer(
-            coding, stream=streamed, more=more
-        ):
+        if coding != DCZ and await self._send_precondition_answer(coding, stream=streamed):
+            self._state = _DROPPING  # the app's remaining messages (trailers too) are dropped
             return
-        made = [await self._find_or_encode(coding, body, streamed=streamed)]
+        # One message, or a declared length: a stream of unknown length is not cached, even
+        # when it turned out short enough to be answered whole.
+        keep = (not streamed or self._declared is not None) and cacheable(
+            self._start.get("headers", ())
+        )
+        made = await codings.whole(coding, body, cacheable=keep)
         winner = made[0]
-        if coding == DCZ:
-            # Issue 12: dcz only when smaller than the ordinary coding. So a whole body is
-            # encoded both ways (a second encode's CPU, README), and the smaller goes out.
-            assert self._ordinary is not None
-            ordinary = await self._find_or_encode(self._ordinary, body, streamed=streamed)
-            made.append(ordinary)
-            if ordinary.encoded is not None and (
-                winner.encoded is None or len(ordinary.encoded) < len(winner.encoded)
-            ):
-                winner = ordinary
-            if await self._send_precondition_answer(winner.coding, stream=streamed, more=more):
-                return
+        if coding == DCZ and await self._send_precondition_answer(winner.coding, stream=streamed):
+            self._state = _DROPPING
+            return
         encoded = winner.encoded
         self._cached = winner.found is not None and winner.found.hit
         if encoded is None:
             self._reason = PassReason.NOT_SMALLER
+            self._state = _PASSING
             await self._send_unencoded(body, more=more, streamed=streamed)
         else:
             self._coding = coding = winner.coding
@@ -420,56 +361,21 @@ class Responder:
             self._bytes_out = len(encoded)
             await self._send_encoded_start(coding, content_length=length)
             await self._send({"type": _BODY, "body": encoded, "more_body": more})
-        cache = self._policy.cache if self._policy is not None else None
-        for item in made:
-            if cache is not None and item.found is not None and not item.found.hit:
-                # After the response's bytes went out, in this task: keep them (or better
-                # ones, made at the cache level on a worker thread when a slot is free).
-                await cache.store(item.found, item.encoded)
-
-    async def _find_or_encode(self, coding: str, body: bytes, *, streamed: bool) -> _Encoded:
-        """The whole body in ``coding``: from the response cache when it holds it, else
-        encoded here."""
-        policy = self._policy
-        cache = policy.cache if policy is not None else None
-        found = None
-        if (
-            cache is not None
-            and not self._settings.breach_padding  # padded bytes must differ every time
-            # One message, or a declared length: a stream of unknown length is not cached,
-            # even when it turned out short enough to be answered whole.
-            and (not streamed or self._declared is not None)
-            and cacheable(self._start.get("headers", ()))
-        ):
-            assert policy is not None
-            dcz = self._dcz
-            # A dcz body is only good for its own dictionary: its entry is named by it.
-            params = dcz.cache_params if dcz is not None and coding == DCZ else None
-            found = await cache.lookup(
-                coding, body, params or self._settings.encoders[coding], slot=policy.cache_key
-            )
-        if found is not None and found.encoded is not None:
-            return _Encoded(coding, found.encoded, found)
-        return _Encoded(coding, await self._encode_whole(coding, body), found)
-
-    async def _encode_whole(self, coding: str, body: bytes) -> bytes | None:
-        """The encoded body; ``None`` if encoding did not make it smaller."""
-        encoder, prefix = self._new_encoder(coding)
-        encoded = prefix + await self._codec_runner(coding).run(encoder.finish, body)
-        return encoded if len(encoded) < len(body) else None
+        await codings.store(made)
 
     async def _send_held_as_stream(self) -> None:
         """The held response is a stream: its head goes out, then what was held, encoded."""
         decision = _decide.decide_stream(self._request)
         if decision.action is Action.PASS:
-            self._reason = decision.reason
             await self._send_held(decision.reason)
             return
         coding = decision.coding
         assert coding is not None
-        if await self._send_precondition_answer(coding, stream=True, more=True):
+        if await self._send_precondition_answer(coding, stream=True):
+            self._state = _DROPPING
             return
         self._coding = coding
+        self._state = _STREAMING
         stream = await self._send_stream_start(coding, flush_each=not self._settings.flush_delay)
         held, self._buffer = b"".join(self._buffer), []
         if held:
@@ -554,33 +460,10 @@ class Responder:
                         await self._send(message)
                     return
             stream = self._stream
-            assert stream is not None and self._coding is not None
-            runner = self._codec_runner(self._coding)
-
-            def encode_next(size: int) -> bytes | None:
-                data = file.read(size)
-                return stream.compress(data) if data else None
-
-            async with anyio.create_task_group() as watch:
-                watch.start_soon(self._watch_for_disconnect, watch.cancel_scope)
-                while (
-                    not self._gone
-                    and (chunk := await runner.on_thread(encode_next, _FILE_CHUNK)) is not None
-                ):
-                    if chunk:
-                        await stream.send_chunk(chunk)
-                watch.cancel_scope.cancel()
-        self._state = _DONE
-        if not self._gone:
-            await stream.end(b"")
-
-    async def _watch_for_disconnect(self, scope: anyio.CancelScope) -> None:
-        """While a file is encoded no app reads ``receive``: watch it for the client leaving
-        (some servers' ``send`` returns silently once it has, and the file would be read and
-        encoded to its end for nobody)."""
-        while (await self.receive())["type"] != "http.disconnect":
-            pass
-        scope.cancel()
+            assert stream is not None
+            self._state = _DONE
+            if not self._gone and not await stream.send_file(file, self.receive):
+                self._gone = True
 
     # -- HEAD_ONLY, FINISHING and DROPPING -------------------------------------------------
 
@@ -599,168 +482,17 @@ class Responder:
             if self._reason is None and self._stream is None:
                 self._reason = PassReason.CLIENT_GONE
 
-    # -- helpers that send -----------------------------------------------------------------
-
-    async def _send_precondition_answer(self, coding: str, *, stream: bool, more: bool) -> bool:
-        """Send a bodiless 304/412 instead of the encoded response when the policy asks for
-        conditional evaluation and the GET/HEAD's validators say so (decided before any
-        encoding work). Returns whether it answered."""
-        policy = self._policy
-        validators = self._request.validators
-        if (
-            policy is None
-            or not validators
-            or not policy.evaluate_conditional
-            or (stream and not policy.evaluate_conditional_streams)
-        ):
-            return False
-        head = self._head
-        assert head is not None
-        weak = self._weak_etags(coding)
-        etag = head.etag
-        if etag is not None:
-            etag = suffix_etag(etag, self._etag_token(coding).encode("latin-1"), weak=weak)
-        status = precondition_status(validators, etag, head.last_modified)
-        if status is None:
-            return False
-        headers = not_modified_headers(self._start.get("headers", ()))
-        headers = [(n, etag if n.lower() == b"etag" and etag else v) for n, v in headers]
-        if status == 412:
-            headers = [(n, v) for n, v in headers if n.lower() not in (b"etag", b"last-modified")]
-            headers.append((b"content-length", b"0"))
-        if head.needs_vary:
-            headers.append(VARY_HEADER)
-        # Our answer is complete: whatever the app sends after it (the rest of its body, its
-        # trailers, which our head did not announce) is dropped.
-        self._state = _DROPPING
-        self._status = status
-        self._reason = PassReason.STATUS
-        await self._send({"type": "http.response.start", "status": status, "headers": headers})
-        await self._send({"type": _BODY, "body": b"", "more_body": False})
-        return True
-
-    async def _send_stream_start(self, coding: str, *, flush_each: bool) -> EncodedStream:
-        """Send the encoded head of a stream and open its encoder."""
-        encoder, prefix = self._new_encoder(coding)
-        stream = self._stream = EncodedStream(
-            self._send, encoder, self._codec_runner(coding), prefix, flush_each=flush_each
-        )
-        self._state = _STREAMING
-        await self._send_encoded_start(coding, content_length=None)
-        return stream
+    # -- helpers -------------------------------------------------------------------------
 
     async def _send_held(self, reason: PassReason | None) -> None:
-        """Send the original head (Vary merged) and the bytes held so far; pass the rest."""
+        """Pass the held response: its original head and the bytes held so far."""
         self._reason = reason
+        self._state = _PASSING
         held, self._buffer = b"".join(self._buffer), []
-        self._state = _PASSING
-        await self._send(self._start_with_vary())
-        if held:
-            await self._send({"type": _BODY, "body": held, "more_body": True})
-
-    async def _send_unencoded(self, body: bytes, *, more: bool, streamed: bool) -> None:
-        """Send the original head and the whole body as the app sent them; a body collected
-        from several messages gains the Content-Length the app could not give."""
-        self._state = _PASSING
-        start = self._start_with_vary()
-        if streamed and self._declared is None and not start.get("trailers"):
-            length = (b"content-length", b"%d" % len(body))
-            start = {**start, "headers": [*start.get("headers", ()), length]}
-        await self._send(start)
-        await self._send({"type": _BODY, "body": body, "more_body": more})
-
-    async def _send_encoded_start(self, coding: str, *, content_length: int | None) -> None:
-        assert self._head is not None
-        headers = compressed_headers(
-            self._start.get("headers", ()),
-            coding,
-            content_length=content_length,
-            needs_vary=self._head.needs_vary,
-            weak_etag=self._weak_etags(coding),
-            etag_token=self._etag_token(coding),
-        )
-        if coding == DCZ:
-            headers.append(AVAILABLE_DICTIONARY_VARY)  # RFC 9842 section 6.2
-        await self._send({**self._start, "headers": headers})
-
-    # -- helpers ---------------------------------------------------------------------------
-
-    def _start_with_vary(self) -> Message:
-        start = self._start
-        assert self._head is not None
-        if self._head.needs_vary and self._reason is not PassReason.EXCLUDED:
-            return {**start, "headers": [*start.get("headers", ()), VARY_HEADER]}
-        return start
-
-    def _weak_etags(self, coding: str) -> bool:
-        """Whether the encoded bytes may differ between responses with the same ETag, which
-        a strong validator would deny (RFC 9110 section 8.8.1): BREACH padding is random,
-        and with a cache level one body goes out at two levels (a miss, then the hits)."""
-        if self._settings.breach_padding:
-            return True
-        cache = self._policy.cache if self._policy is not None else None
-        return cache is not None and coding in cache.levels
-
-    def _etag_token(self, coding: str) -> str:
-        """The ETag suffix of ``coding``: the coding, or for dcz its dictionary's token."""
-        dcz = self._dcz
-        return dcz.token if dcz is not None and coding == DCZ else coding
+        await self._send_unchanged_head(held)
 
     def _touch_timer(self) -> None:
         timer = self._timer
         if timer is None:
             timer = self._timer = PauseTimer(self._settings.flush_delay, self._on_pause)
         timer.touch()
-
-    def _new_encoder(self, coding: str) -> tuple[Encoder, bytes]:
-        """A fresh encoder, and the bytes to send before its first output: its BREACH padding
-        when ``breach_padding`` is set (a random length, fresh for every response)."""
-        dcz = self._dcz
-        if dcz is not None and coding == DCZ:
-            # No padding: the 40-byte dcz header must open the body (RFC 9842 section 5).
-            return dcz.new_encoder(), b""
-        encoder = self._settings.encoders[coding]()
-        limit = self._settings.breach_padding
-        return encoder, padding(encoder, secrets.randbelow(limit + 1)) if limit else b""
-
-    def _codec_runner(self, coding: str) -> CodecRunner:
-        runner = self._runner
-        if runner is None:
-            settings = self._settings
-            dcz = self._dcz
-            level = dcz.level if dcz is not None and coding == DCZ else settings.level_for(coding)
-            runner = self._runner = CodecRunner(
-                ns_per_byte(coding, level),
-                settings.thread_min_size,
-                timed=self._observed,
-            )
-        return runner
-
-    def _report(self) -> None:
-        head = self._head
-        scope = self._scope
-        stream = self._stream
-        coding = self._coding if self._reason is None else None
-        report = CompressionReport(
-            coding=coding,
-            reason=self._reason,
-            status=self._status,
-            media_type=head.media_type if head is not None else "",
-            bytes_in=self._bytes_in,
-            bytes_out=stream.bytes_out if stream is not None else self._bytes_out or self._bytes_in,
-            codec_seconds=self._runner.seconds if self._runner is not None else 0.0,
-            cached=self._cached,
-            path=scope.get("root_path", "") + scope.get("path", ""),
-        )
-        logger.debug(
-            "%s %s: %s",
-            report.path,
-            report.status,
-            coding or (report.reason and report.reason.value),
-        )
-        hook = self._settings.on_response
-        if hook is not None:
-            try:
-                hook(report)
-            except Exception:
-                logger.exception("the on_response hook failed")

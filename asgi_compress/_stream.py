@@ -12,14 +12,19 @@ Two ways to flush, chosen per response by the responder:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
+
+import anyio
 
 if TYPE_CHECKING:
     from ._offload import CodecRunner
-    from ._types import Send
+    from ._types import Receive, Send
     from .encoders import Encoder
 
-__all__ = ["FLUSH_BOUND", "EncodedStream"]
+__all__ = ["FILE_CHUNK", "FLUSH_BOUND", "EncodedStream"]
+
+FILE_CHUNK = 256 * 1024
+"""How much of a file (ASGI path send) one worker-thread step reads and encodes."""
 
 FLUSH_BOUND = 256 * 1024
 """Unflushed input after which a coalesced stream flushes even while the app keeps sending:
@@ -89,7 +94,37 @@ class EncodedStream:
         self.bytes_out += len(chunk)
         await self._send({"type": "http.response.body", "body": chunk, "more_body": True})
 
-    def compress(self, data: bytes) -> bytes:
-        """Feed data that needs no flush of its own (a file being read); for worker threads."""
-        self.pending += len(data)
-        return self._encoder.compress(data)
+    async def send_file(self, file: BinaryIO, receive: Receive) -> bool:
+        """Read, encode and send ``file`` to its end, then end the stream. Each read and its
+        encoding run on a worker thread (both block); the file is ours to chunk, so nothing
+        is flushed before the end.
+
+        Meanwhile no app reads ``receive``: it is watched for the client leaving, since some
+        servers' ``send`` returns silently once it has, and the file would be read and
+        encoded to its end for nobody. Returns ``False`` when the client left (the stream is
+        then left unended).
+        """
+        encoder = self._encoder
+
+        def encode_next(size: int) -> bytes | None:
+            data = file.read(size)
+            return encoder.compress(data) if data else None
+
+        left = False
+        async with anyio.create_task_group() as watch:
+
+            async def watch_for_disconnect() -> None:
+                nonlocal left
+                while (await receive())["type"] != "http.disconnect":
+                    pass
+                left = True
+                watch.cancel_scope.cancel()
+
+            watch.start_soon(watch_for_disconnect)
+            while (chunk := await self._runner.on_thread(encode_next, FILE_CHUNK)) is not None:
+                if chunk:
+                    await self.send_chunk(chunk)
+            watch.cancel_scope.cancel()
+        if not left:
+            await self.end(b"")
+        return not left

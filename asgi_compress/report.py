@@ -9,10 +9,13 @@ spent inside codecs. With no hook set nothing is measured or built.
 from __future__ import annotations
 
 import enum
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["CompressionReport", "PassReason", "ReportHook"]
+__all__ = ["CompressionReport", "PassReason", "ReportHook", "deliver"]
+
+logger = logging.getLogger("asgi_compress")
 
 
 class PassReason(str, enum.Enum):
@@ -78,3 +81,19 @@ class CompressionReport:
 ReportHook = Callable[[CompressionReport], None]
 """The ``on_response`` option: called once per response, on the event loop; keep it cheap
 (count, observe a histogram). An exception it raises is logged, never sent to the client."""
+
+
+def deliver(report: CompressionReport, hook: ReportHook | None) -> None:
+    """Log ``report`` at DEBUG (one line per response) and hand it to ``hook``; a failing
+    hook is logged, never raised into the response."""
+    logger.debug(
+        "%s %s: %s",
+        report.path,
+        report.status,
+        report.coding or (report.reason and report.reason.value),
+    )
+    if hook is not None:
+        try:
+            hook(report)
+        except Exception:
+            logger.exception("the on_response hook failed")

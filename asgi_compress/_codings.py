@@ -1,0 +1,220 @@
+"""How one response is encoded, once the responder has decided to encode it.
+
+:class:`Codings` answers the responder's questions about the representation it sends: which
+encoder (a dcz one for a dictionary the client holds), which codec runner, which ETag suffix
+and whether the tag must be weak, the encoded head, our own 304/412 if the request's
+preconditions answer first, and a whole body's bytes (from the response cache or encoded
+here; for dcz, the smaller of dcz and the ordinary coding). It sends nothing: the responder
+(``_responder.py``) carries every message out.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import TYPE_CHECKING, NamedTuple
+
+from ._dictionary_layer import AVAILABLE_DICTIONARY_VARY
+from ._headers import (
+    VARY_HEADER,
+    ResponseHead,
+    compressed_headers,
+    not_modified_headers,
+    precondition_status,
+    suffix_etag,
+)
+from ._offload import CodecRunner, ns_per_byte
+from ._padding import padding
+from .dictionaries import DCZ
+
+if TYPE_CHECKING:
+    from ._decide import RequestView
+    from ._dictionary_layer import DczChoice, DictionaryLayer
+    from ._types import Headers
+    from .cache import CacheLookup, ResponseCache
+    from .encoders import Encoder
+    from .policy import ResponsePolicy
+    from .settings import Settings
+
+__all__ = ["Codings", "Encoded"]
+
+
+class Encoded(NamedTuple):
+    """A whole body in one coding: ``encoded`` is ``None`` when that did not make it
+    smaller; ``found`` is the response cache's answer, if it was asked."""
+
+    coding: str
+    encoded: bytes | None
+    found: CacheLookup | None
+
+
+class Codings:
+    """The encoding side of one response (see the module docstring).
+
+    Args:
+        settings: the response's settings.
+        policy: the request's policy (its cache, its conditional evaluation), if any.
+        timed: measure codec time (for the ``on_response`` report).
+    """
+
+    __slots__ = ("_dcz", "_ordinary", "_policy", "_runner", "_settings", "_timed")
+
+    def __init__(self, settings: Settings, policy: ResponsePolicy | None, *, timed: bool) -> None:
+        self._settings = settings
+        self._policy = policy
+        self._timed = timed
+        self._dcz: DczChoice | None = None
+        self._ordinary: str | None = None
+        self._runner: CodecRunner | None = None
+
+    @property
+    def runner(self) -> CodecRunner | None:
+        """The runner of the response's codec steps, once one ran."""
+        return self._runner
+
+    @property
+    def cache(self) -> ResponseCache | None:
+        return self._policy.cache if self._policy is not None else None
+
+    def choose_dcz(self, layer: DictionaryLayer, request: RequestView) -> RequestView:
+        """The request's codings become ``dcz`` when the dictionary layer chooses a
+        dictionary the client holds (RFC 9842 section 5); else ``request`` unchanged."""
+        choice = layer.choose()
+        if choice is None:
+            return request
+        self._dcz = choice
+        self._ordinary = request.encoding  # what a whole body's dcz must beat
+        return request._replace(
+            encoding=None if request.encoding is None else DCZ,
+            stream_encoding=None if request.stream_encoding is None else DCZ,
+        )
+
+    def new_encoder(self, coding: str) -> tuple[Encoder, bytes]:
+        """A fresh encoder, and the bytes to send before its first output: its BREACH padding
+        when ``breach_padding`` is set (a random length, fresh for every response)."""
+        dcz = self._dcz
+        if dcz is not None and coding == DCZ:
+            # No padding: the 40-byte dcz header must open the body (RFC 9842 section 5).
+            return dcz.new_encoder(), b""
+        encoder = self._settings.encoders[coding]()
+        limit = self._settings.breach_padding
+        return encoder, padding(encoder, secrets.randbelow(limit + 1)) if limit else b""
+
+    def runner_for(self, coding: str) -> CodecRunner:
+        """The runner of this response's codec steps, costed for ``coding``."""
+        runner = self._runner
+        if runner is None:
+            settings = self._settings
+            dcz = self._dcz
+            level = dcz.level if dcz is not None and coding == DCZ else settings.level_for(coding)
+            runner = self._runner = CodecRunner(
+                ns_per_byte(coding, level), settings.thread_min_size, timed=self._timed
+            )
+        return runner
+
+    def etag_token(self, coding: str) -> bytes:
+        """The ETag suffix of ``coding``: the coding, or for dcz its dictionary's token."""
+        dcz = self._dcz
+        return (dcz.token if dcz is not None and coding == DCZ else coding).encode("latin-1")
+
+    def weak_etags(self, coding: str) -> bool:
+        """Whether the encoded bytes may differ between responses with the same ETag, which
+        a strong validator would deny (RFC 9110 section 8.8.1): BREACH padding is random,
+        and with a cache level one body goes out at two levels (a miss, then the hits)."""
+        if self._settings.breach_padding:
+            return True
+        cache = self.cache
+        return cache is not None and coding in cache.levels
+
+    def encoded_headers(
+        self, headers: Headers, head: ResponseHead, coding: str, *, content_length: int | None
+    ) -> Headers:
+        """The head of the response encoded with ``coding``."""
+        result = compressed_headers(
+            headers,
+            coding,
+            content_length=content_length,
+            needs_vary=head.needs_vary,
+            weak_etag=self.weak_etags(coding),
+            etag_token=self.etag_token(coding).decode("latin-1"),
+        )
+        if coding == DCZ:
+            result.append(AVAILABLE_DICTIONARY_VARY)  # RFC 9842 section 6.2
+        return result
+
+    def precondition_answer(
+        self,
+        request: RequestView,
+        head: ResponseHead,
+        headers: Headers,
+        coding: str,
+        *,
+        stream: bool,
+    ) -> tuple[int, Headers] | None:
+        """Our bodiless 304/412 instead of the response encoded with ``coding``, when the
+        policy asks for conditional evaluation and the GET/HEAD's validators say so; the
+        head of that answer, or ``None`` to send the response."""
+        policy = self._policy
+        validators = request.validators
+        if (
+            policy is None
+            or not validators
+            or not policy.evaluate_conditional
+            or (stream and not policy.evaluate_conditional_streams)
+        ):
+            return None
+        etag = head.etag
+        if etag is not None:
+            etag = suffix_etag(etag, self.etag_token(coding), weak=self.weak_etags(coding))
+        status = precondition_status(validators, etag, head.last_modified)
+        if status is None:
+            return None
+        answer = not_modified_headers(headers)
+        answer = [(n, etag if n.lower() == b"etag" and etag else v) for n, v in answer]
+        if status == 412:
+            answer = [(n, v) for n, v in answer if n.lower() not in (b"etag", b"last-modified")]
+            answer.append((b"content-length", b"0"))
+        if head.needs_vary:
+            answer.append(VARY_HEADER)
+        return status, answer
+
+    async def whole(self, coding: str, body: bytes, *, cacheable: bool) -> list[Encoded]:
+        """The whole body encoded, best first: in ``coding`` (from the response cache when
+        ``cacheable`` and it holds it); for dcz also in the ordinary coding, the smaller
+        first (issue 12: dcz only when it beats the ordinary coding, at a second encode's
+        CPU). Pass the list to :meth:`store` once the response went out."""
+        made = [await self._find_or_encode(coding, body, cacheable=cacheable)]
+        if coding == DCZ and self._ordinary is not None:
+            ordinary = await self._find_or_encode(self._ordinary, body, cacheable=cacheable)
+            dcz = made[0].encoded
+            if ordinary.encoded is not None and (dcz is None or len(ordinary.encoded) < len(dcz)):
+                made.insert(0, ordinary)
+            else:
+                made.append(ordinary)
+        return made
+
+    async def store(self, made: list[Encoded]) -> None:
+        """After the response's bytes went out, in the request's task: keep what the cache
+        missed (or better bytes, made at the cache level on a worker thread)."""
+        cache = self.cache
+        if cache is None:
+            return
+        for item in made:
+            if item.found is not None and not item.found.hit:
+                await cache.store(item.found, item.encoded)
+
+    async def _find_or_encode(self, coding: str, body: bytes, *, cacheable: bool) -> Encoded:
+        cache = self.cache
+        found = None
+        if cacheable and cache is not None and not self._settings.breach_padding:
+            assert self._policy is not None
+            dcz = self._dcz
+            # A dcz body is only good for its own dictionary: its entry is named by it.
+            params = dcz.cache_params if dcz is not None and coding == DCZ else None
+            found = await cache.lookup(
+                coding, body, params or self._settings.encoders[coding], slot=self._policy.cache_key
+            )
+            if found.encoded is not None:
+                return Encoded(coding, found.encoded, found)
+        encoder, prefix = self.new_encoder(coding)
+        encoded = prefix + await self.runner_for(coding).run(encoder.finish, body)
+        return Encoded(coding, encoded if len(encoded) < len(body) else None, found)
