@@ -48,7 +48,11 @@ class ResponseHead:
                     media_type = _media_type(value)
                 self.media_type = media_type
             elif name == b"content-length":
-                self.content_length = _content_length(value)
+                # RFC 9110 section 8.6: 1*DIGIT. More than 18 digits is no real length (and
+                # int() refuses thousands): such a head is treated as having none.
+                value = value.strip()
+                if value.isdigit() and len(value) <= 18:
+                    self.content_length = int(value)
             elif name == b"content-encoding":
                 self.encoded = True
             elif name == b"vary":
@@ -62,13 +66,6 @@ class ResponseHead:
                 self.etag = value
             elif name == b"last-modified":
                 self.last_modified = value
-
-
-def _content_length(value: bytes) -> int | None:
-    """RFC 9110 section 8.6: 1*DIGIT. Longer than 18 digits is no real length (and int()
-    refuses thousands of digits); such a head is treated as having none."""
-    value = value.strip()
-    return int(value) if value.isdigit() and len(value) <= 18 else None
 
 
 # Content-Type values repeat (an app has a handful), so their parsed form is remembered;

@@ -118,9 +118,19 @@ class CodecRunner:
 
     async def run(self, func: Callable[[bytes], bytes], data: bytes) -> bytes:
         """``func(data)``, inline or on a worker thread."""
+        result = self.inline(func, data)
+        if result is None:
+            return await self.on_thread(func, data)
+        if self.owes_a_turn():
+            await checkpoint()
+        return result
+
+    def inline(self, func: Callable[[bytes], bytes], data: bytes) -> bytes | None:
+        """``func(data)`` run here, or ``None`` when the step belongs on a worker thread
+        (then call :meth:`on_thread`). The hot path of a stream: no coroutine of its own."""
         cost = len(data) * self._ns_per_byte + _CALL_NS
         if cost >= self._thread_min_ns:
-            return await self.on_thread(func, data)
+            return None
         if self.timed:
             began = time.perf_counter()
             result = func(data)
@@ -128,10 +138,14 @@ class CodecRunner:
         else:
             result = func(data)
         self._spent += cost
+        return result
+
+    def owes_a_turn(self) -> bool:
+        """Whether the inline work since the last turn calls for one (``checkpoint()``)."""
         if self._spent >= YIELD_NS:
             self._spent = 0.0
-            await checkpoint()
-        return result
+            return True
+        return False
 
     async def on_thread(self, func: Callable[[T], R], arg: T) -> R:
         """``func(arg)`` on a worker thread, whatever its cost (file reads, big steps)."""

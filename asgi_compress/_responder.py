@@ -74,7 +74,6 @@ HOLD_LIMIT = 256 * 1024
 within it is answered whole, with a Content-Length and the best ratio."""
 
 _BODY = "http.response.body"
-_ENCODES = frozenset((Action.HOLD, Action.STREAM, Action.HEAD_ONLY))
 
 
 def _open_binary(path: str) -> BufferedReader:
@@ -162,6 +161,13 @@ class Responder(ResponseOutput):
         return message
 
     async def send(self, message: Message) -> None:
+        if self._state is _PASSING and message["type"] != "http.response.start":
+            # Transparent from here on: no state is kept between messages, so nothing of ours
+            # can interleave (a pause flush never runs once passing).
+            if self._observed and message["type"] == _BODY:
+                self._bytes_in += len(message.get("body", b""))
+            await self._send(message)
+            return
         if self._sending:
             raise RuntimeError(
                 f"{message['type']!r} sent while the previous message is still being sent; "
@@ -176,10 +182,6 @@ class Responder(ResponseOutput):
             if kind == _BODY:
                 if state is _STREAMING:
                     await self._stream_body(message)
-                elif state is _PASSING:
-                    if self._observed:
-                        self._bytes_in += len(message.get("body", b""))
-                    await self._send(message)
                 elif state is _HELD:
                     await self._held_body(message)
                 elif state is _HEAD_ONLY or state is _FINISHING:
@@ -245,7 +247,7 @@ class Responder(ResponseOutput):
             self._status, head, self._request, settings, enabled=enabled
         )
         action = decision.action
-        if action in _ENCODES:
+        if action is not Action.PASS and action is not Action.NOT_MODIFIED:  # it may encode
             codings = self._codings = Codings(settings, policy, timed=self._observed)
             if self._dictionaries is not None:
                 self._request = codings.choose_dcz(self._dictionaries, self._request)

@@ -15,8 +15,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, BinaryIO
 
 import anyio
+from anyio.lowlevel import checkpoint
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ._offload import CodecRunner
     from ._types import Receive, Send
     from .encoders import Encoder
@@ -59,18 +62,29 @@ class EncodedStream:
     async def write(self, body: bytes) -> None:
         """Encode a message that more messages will follow; send what the codec gives."""
         encoder = self._encoder
+        step: Callable[[bytes], bytes]
         if self._flush_each:
-            chunk = await self._runner.run(encoder.flush, body)
+            step = encoder.flush
         else:
             pending = self.pending + len(body)
             if pending >= FLUSH_BOUND:
                 self.pending = 0
-                chunk = await self._runner.run(encoder.flush, body)
+                step = encoder.flush
             else:
                 self.pending = pending
-                chunk = await self._runner.run(encoder.compress, body)
+                step = encoder.compress
+        # The hot path of every stream message, so no coroutine layer more than needed.
+        runner = self._runner
+        chunk = runner.inline(step, body)
+        if chunk is None:
+            chunk = await runner.on_thread(step, body)
         if chunk or self._prefix:
-            await self.send_chunk(chunk)
+            if self._prefix:
+                chunk, self._prefix = self._prefix + chunk, b""
+            self.bytes_out += len(chunk)
+            await self._send({"type": "http.response.body", "body": chunk, "more_body": True})
+        if runner.owes_a_turn():
+            await checkpoint()
 
     async def flush(self) -> None:
         """Make everything fed so far decodable by the client (the app paused)."""

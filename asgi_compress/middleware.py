@@ -27,6 +27,7 @@ to the responder. Without them, the request path costs one attribute check.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
@@ -58,6 +59,7 @@ __all__ = ["CompressMiddleware"]
 logger = logging.getLogger("asgi_compress")
 
 _VALIDATORS = (b"if-none-match", b"if-match", b"if-modified-since")
+_READ = frozenset((b"accept-encoding", *_VALIDATORS))  # the request headers we read
 _ZEROCOPY = "http.response.zerocopysend"
 
 
@@ -187,13 +189,16 @@ class CompressMiddleware:
                 responder.close()
             return
         accept: list[bytes] = []
-        validators: dict[bytes, bytes] = {}
+        validators: dict[bytes, bytes] | None = None
         for name, value in headers:
-            if not name.islower():  # servers send lowercase names; anything else still counts
-                name = name.lower()
+            # Servers send lowercase names (ASGI); anything else still counts.
+            if name not in _READ and (name.islower() or (name := name.lower()) not in _READ):
+                continue
             if name == b"accept-encoding":
                 accept.append(value)
-            elif name in _VALIDATORS:
+            else:
+                if validators is None:
+                    validators = {}
                 old = validators.get(name)
                 validators[name] = value if old is None else old + b"," + value
         encoding = stream_encoding = None
@@ -206,26 +211,24 @@ class CompressMiddleware:
                 else choose_encoding(header, settings.algorithm_streaming)
             )
         policy = layer = None
+        method = scope["method"]
         if encoding is None and stream_encoding is None:
             # Never encoded: Vary is still merged, so that caches keep the variants apart.
-            request = _HEAD_NOTHING_ACCEPTED if scope["method"] == "HEAD" else _NOTHING_ACCEPTED
+            request = _HEAD_NOTHING_ACCEPTED if method == "HEAD" else _NOTHING_ACCEPTED
         else:
-            tokens = {t for t in (encoding, stream_encoding) if t is not None}
-            if dictionaries is not None:
-                layer = await _dictionary_layer(dictionaries, scope, tokens)
-            stripped: dict[bytes, bytes] = {}
-            if validators or _ZEROCOPY in scope.get("extensions", ()):
-                scope, stripped = _scope_for_app(scope, tuple(sorted(tokens)))
-            method = scope["method"]
-            request = RequestView(
-                encoding,
-                stream_encoding,
-                is_head=method == "HEAD",
+            if dictionaries is not None or validators or _ZEROCOPY in scope.get("extensions", ()):
+                tokens = {t for t in (encoding, stream_encoding) if t is not None}
+                if dictionaries is not None:
+                    layer = await _dictionary_layer(dictionaries, scope, tokens)
+                stripped: dict[bytes, bytes] = {}
+                if validators or _ZEROCOPY in scope.get("extensions", ()):
+                    scope, stripped = _scope_for_app(scope, tuple(sorted(tokens)))
                 # RFC 9110 section 13.2.1: only GET and HEAD are ours to answer with 304/412;
                 # for other methods only the app knows whether it acted.
-                validators=validators if method in _SAFE else {},
-                stripped=stripped,
-            )
+                safe = validators if validators and method in _SAFE else {}
+                request = RequestView(encoding, stream_encoding, method == "HEAD", safe, stripped)
+            else:
+                request = _plain_request(encoding, stream_encoding, method == "HEAD")
             policy = scope[SCOPE_KEY] = self.new_policy(scope)
             if scope.get(SKIP_KEY):  # skip_compression() from a middleware that ran before us
                 policy.enabled = False
@@ -251,6 +254,14 @@ async def _dictionary_layer(
 
 
 _SAFE = frozenset(("GET", "HEAD"))
+
+
+@functools.lru_cache(maxsize=64)
+def _plain_request(encoding: str | None, stream_encoding: str | None, is_head: bool) -> RequestView:
+    """The view of a request with no validators: a handful of them, shared."""
+    return RequestView(encoding, stream_encoding, is_head)
+
+
 _NOTHING_ACCEPTED = RequestView(None, None)
 _HEAD_NOTHING_ACCEPTED = RequestView(None, None, is_head=True)
 _EXCLUDED = RequestView(None, None, excluded=True)
