@@ -21,7 +21,15 @@ from ._headers import ResponseHead
 from .report import PassReason
 from .settings import Settings
 
-__all__ = ["Action", "Decision", "RequestView", "decide_start", "decide_stream", "decide_whole"]
+__all__ = [
+    "NOTHING_ACCEPTED",
+    "Action",
+    "Decision",
+    "RequestView",
+    "decide_start",
+    "decide_stream",
+    "decide_whole",
+]
 
 
 class RequestView(NamedTuple):
@@ -68,6 +76,8 @@ class Decision(NamedTuple):
 
 
 PASS = {reason: Decision(Action.PASS, None, reason) for reason in PassReason}
+NOTHING_ACCEPTED = RequestView(None, None)
+"""The view of a (non-HEAD) request that accepts none of our codings."""
 HOLD = Decision(Action.HOLD)
 NOT_MODIFIED = Decision(Action.NOT_MODIFIED)
 

@@ -47,9 +47,11 @@ import anyio
 
 from . import _decide
 from ._codings import Codings
+from ._decide import NOTHING_ACCEPTED as _NOTHING_ACCEPTED
 from ._decide import Action, RequestView
 from ._headers import (
     ResponseHead,
+    with_vary,
 )
 from ._offload import offload
 from ._output import ResponseOutput
@@ -227,6 +229,14 @@ class Responder(ResponseOutput):
 
     async def _start_response(self, message: Message) -> None:
         policy = self._policy
+        if policy is None and self._request is _NOTHING_ACCEPTED and not self._report_wanted():
+            # The request accepts none of our codings: every path through decide_start ends in
+            # a pass with Vary, and only a report would need its reason (the common case of
+            # bots and health checks, so it skips reading the head).
+            self._state = _PASSING
+            self._observed = False
+            await self._send({**message, "headers": with_vary(message.get("headers", ()))})
+            return
         if policy is not None:
             policy.started = True
             settings = self._settings = policy.settings
@@ -236,7 +246,7 @@ class Responder(ResponseOutput):
         else:
             settings = self._settings
             enabled = True
-        self._observed = settings.on_response is not None or logger.isEnabledFor(logging.DEBUG)
+        self._observed = self._report_wanted()
         self._start = message
         self._status = message["status"]
         self._bytes_in = self._bytes_out = 0
@@ -485,6 +495,10 @@ class Responder(ResponseOutput):
                 self._reason = PassReason.CLIENT_GONE
 
     # -- helpers -------------------------------------------------------------------------
+
+    def _report_wanted(self) -> bool:
+        settings = self._policy.settings if self._policy is not None else self._settings
+        return settings.on_response is not None or logger.isEnabledFor(logging.DEBUG)
 
     async def _send_held(self, reason: PassReason | None) -> None:
         """Pass the held response: its original head and the bytes held so far."""

@@ -32,6 +32,7 @@ import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from ._decide import NOTHING_ACCEPTED as _NOTHING_ACCEPTED
 from ._decide import RequestView
 from ._dictionary_layer import DictionaryLayer, serve_dictionary
 from ._headers import strip_validator_suffixes
@@ -262,7 +263,6 @@ def _plain_request(encoding: str | None, stream_encoding: str | None, is_head: b
     return RequestView(encoding, stream_encoding, is_head)
 
 
-_NOTHING_ACCEPTED = RequestView(None, None)
 _HEAD_NOTHING_ACCEPTED = RequestView(None, None, is_head=True)
 _EXCLUDED = RequestView(None, None, excluded=True)
 

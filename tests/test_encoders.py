@@ -18,7 +18,6 @@ from asgi_compress.encoders import (
     DeflateEncoder,
     Encoder,
     GZipEncoder,
-    encoder_unavailable_reason,
 )
 from asgi_compress.settings import Settings
 
@@ -83,11 +82,6 @@ def test_registry_holds_every_coding_by_wire_token() -> None:
     assert set(ENCODERS) == set(ENCODINGS)
     for token, factory in ENCODERS.items():
         assert factory.encoding == token  # type: ignore[attr-defined]
-        assert encoder_unavailable_reason(token) is None
-
-
-def test_unknown_token_has_no_missing_package_reason() -> None:
-    assert encoder_unavailable_reason("lzma") is None
 
 
 @pytest.mark.parametrize("body", BODIES)

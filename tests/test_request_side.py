@@ -283,7 +283,7 @@ def test_known_compress_keys_do_not_warn(caplog: pytest.LogCaptureFixture) -> No
     from quart import Quart
 
     from asgi_compress import Compress
-    from asgi_compress.settings import config_defaults
+    from asgi_compress._quart_config import config_defaults
 
     app = Quart(__name__)
     app.config.update(config_defaults())

@@ -13,8 +13,9 @@ import pytest
 
 import asgi_compress
 from asgi_compress import DEFAULT_MIMETYPES, FLASK_COMPRESS_MIMETYPES, CompressMiddleware, Settings
+from asgi_compress._quart_config import config_defaults
 from asgi_compress._types import Receive, Scope, Send
-from asgi_compress.settings import config_defaults, config_key, options_from_config
+from asgi_compress.settings import config_key, options_from_config
 
 from .conftest import FLASK_COMPRESS_MIMETYPES as FLASK_COMPRESS_MIMETYPES_TYPED_OUT
 
