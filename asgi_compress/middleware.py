@@ -147,12 +147,36 @@ class CompressMiddleware:
             logger.error("asgi_compress: invalid CompressMiddleware option: %s", error)
             raise
         self.dictionaries = dictionary_settings if dictionary_settings.enabled else None
+        self._negotiated: dict[bytes, tuple[str | None, str | None]] = {}
 
     def new_policy(self, scope: Scope) -> ResponsePolicy:
         """The policy a request starts with; extensions override this to read live config."""
         policy = ResponsePolicy(self.settings)
         policy.cache = self.cache
         return policy
+
+    def _negotiate(self, accept: list[bytes]) -> tuple[str | None, str | None]:
+        """The codings for whole bodies and for streams, from the Accept-Encoding lines.
+
+        Remembered per header value (clients send a handful; bounded): on the hot path of
+        every request, one dict lookup.
+        """
+        value = accept[0] if len(accept) == 1 else b",".join(accept)
+        pair = self._negotiated.get(value)
+        if pair is None:
+            settings = self.settings
+            header = value.decode("latin-1")
+            encoding = choose_encoding(header, settings.algorithm)
+            stream_encoding = (
+                encoding
+                if settings.algorithm_streaming == settings.algorithm
+                else choose_encoding(header, settings.algorithm_streaming)
+            )
+            pair = (encoding, stream_encoding)
+            if len(self._negotiated) >= _NEGOTIATED_MAX:
+                self._negotiated.clear()
+            self._negotiated[value] = pair
+        return pair
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -204,13 +228,7 @@ class CompressMiddleware:
                 validators[name] = value if old is None else old + b"," + value
         encoding = stream_encoding = None
         if accept:
-            header = b",".join(accept).decode("latin-1")
-            encoding = choose_encoding(header, settings.algorithm)
-            stream_encoding = (
-                encoding
-                if settings.algorithm_streaming == settings.algorithm
-                else choose_encoding(header, settings.algorithm_streaming)
-            )
+            encoding, stream_encoding = self._negotiate(accept)
         policy = layer = None
         method = scope["method"]
         if encoding is None and stream_encoding is None:
@@ -255,6 +273,7 @@ async def _dictionary_layer(
 
 
 _SAFE = frozenset(("GET", "HEAD"))
+_NEGOTIATED_MAX = 256  # distinct Accept-Encoding values remembered per middleware
 
 
 @functools.lru_cache(maxsize=64)
