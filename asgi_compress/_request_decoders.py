@@ -42,7 +42,6 @@ from __future__ import annotations
 import sys
 import zlib
 from collections.abc import Callable, Sequence
-from typing import Protocol
 
 import brotli
 
@@ -91,45 +90,55 @@ class BodyTooLarge(BodyRejected):
     status = 413
 
 
-class _Decoder(Protocol):
-    fed: bool
+class _Decoder:
+    """One coding's incremental decoder: ``feed`` a chunk, then ``read`` it out in bounded
+    pieces until it ``needs_input``."""
+
+    __slots__ = ("_pending", "fed")
+
+    def __init__(self) -> None:
+        self._pending = b""
+        self.fed = False
 
     @property
-    def needs_input(self) -> bool: ...
+    def needs_input(self) -> bool:
+        raise NotImplementedError
 
     @property
-    def complete(self) -> bool: ...
+    def complete(self) -> bool:
+        """Nothing fed at all (an empty body), or the stream ended with no bytes after it."""
+        return not self.fed or (self._finished() and not self._pending)
 
-    def feed(self, data: bytes) -> None: ...
+    def feed(self, data: bytes) -> None:
+        self._pending = data
+        self.fed = True
 
-    def read(self, limit: int) -> bytes: ...
+    def read(self, limit: int) -> bytes:
+        raise NotImplementedError
+
+    def _finished(self) -> bool:
+        raise NotImplementedError
 
 
-class _ZlibDecoder:
+class _ZlibDecoder(_Decoder):
     """gzip (a series of members) or deflate (one zlib stream)."""
 
-    __slots__ = ("_decompressor", "_members", "_more", "_name", "_pending", "_wbits", "fed")
+    __slots__ = ("_decompressor", "_members", "_more", "_name", "_wbits")
 
     def __init__(self, name: str, wbits: int, *, members: bool) -> None:
+        super().__init__()
         self._name = name
         self._wbits = wbits
         self._members = members
         self._decompressor = zlib.decompressobj(wbits)
-        self._pending = b""
         self._more = False  # the last call filled its limit: more output may be buffered
-        self.fed = False
 
     @property
     def needs_input(self) -> bool:
         return not self._pending and not self._more
 
-    @property
-    def complete(self) -> bool:
-        return not self.fed or (self._decompressor.eof and not self._pending)
-
-    def feed(self, data: bytes) -> None:
-        self._pending = data
-        self.fed = True
+    def _finished(self) -> bool:
+        return bool(self._decompressor.eof)
 
     def read(self, limit: int) -> bytes:
         d = self._decompressor
@@ -150,16 +159,15 @@ class _ZlibDecoder:
         return out
 
 
-class _BrotliDecoder:
+class _BrotliDecoder(_Decoder):
     """br (RFC 7932): one stream."""
 
-    __slots__ = ("_decompressor", "_more", "_pending", "fed")
+    __slots__ = ("_decompressor", "_more")
 
     def __init__(self) -> None:
+        super().__init__()
         self._decompressor = brotli.Decompressor()
-        self._pending = b""
         self._more = False  # the last call filled its limit: more output may be buffered
-        self.fed = False
 
     @property
     def needs_input(self) -> bool:
@@ -169,13 +177,8 @@ class _BrotliDecoder:
             not self._pending and not self._more and bool(self._decompressor.can_accept_more_data())
         )
 
-    @property
-    def complete(self) -> bool:
-        return not self.fed or (bool(self._decompressor.is_finished()) and not self._pending)
-
-    def feed(self, data: bytes) -> None:
-        self._pending = data
-        self.fed = True
+    def _finished(self) -> bool:
+        return bool(self._decompressor.is_finished())
 
     def read(self, limit: int) -> bytes:
         d = self._decompressor
@@ -198,28 +201,22 @@ def _new_zstd() -> zstd.ZstdDecompressor:
     )
 
 
-class _ZstdDecoder:
+class _ZstdDecoder(_Decoder):
     """zstd (RFC 8878): a series of frames, windows up to 8 MiB."""
 
-    __slots__ = ("_decompressor", "_pending", "fed")
+    __slots__ = ("_decompressor",)
 
     def __init__(self) -> None:
+        super().__init__()
         self._decompressor = _new_zstd()
-        self._pending = b""
-        self.fed = False
 
     @property
     def needs_input(self) -> bool:
         d = self._decompressor
         return not self._pending and (d.eof or d.needs_input)
 
-    @property
-    def complete(self) -> bool:
-        return not self.fed or (self._decompressor.eof and not self._pending)
-
-    def feed(self, data: bytes) -> None:
-        self._pending = data
-        self.fed = True
+    def _finished(self) -> bool:
+        return bool(self._decompressor.eof)
 
     def read(self, limit: int) -> bytes:
         d = self._decompressor
