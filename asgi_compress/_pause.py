@@ -1,10 +1,12 @@
-"""A per-stream timer that notices when the app pauses, on asyncio and trio alike.
+"""A per-stream timer that bounds how long a byte waits for its flush, on asyncio and trio.
 
 A coalesced stream feeds the app's messages to the encoder without flushing, so bytes wait
 inside the codec until something flushes them. The app's own ``send`` calls cannot do it:
 when the app pauses (waits for a database, a model's next token), nothing of ours runs. So a
-stream that holds unflushed bytes gets one small task that sleeps until the app has sent
-nothing for ``delay`` seconds and then calls the responder back.
+stream that holds unflushed bytes gets one small task that sleeps until ``delay`` seconds
+after the oldest of them arrived, then calls the responder back to flush. Messages that
+arrive within that time are coalesced; none waits longer, whether the app pauses or keeps
+sending (a token every 4 ms under a 5 ms delay is still flushed every 5 ms).
 
 Why a task of its own and not a task group around the app: a task group would cost every
 request (tens of microseconds), while only streams need a timer; the task is started on the
@@ -28,7 +30,7 @@ __all__ = ["PauseTimer"]
 
 
 class PauseTimer:
-    """Calls ``on_pause()`` once the app has sent nothing for ``delay`` seconds.
+    """Calls ``on_pause()`` ``delay`` seconds after bytes began to wait for a flush.
 
     :meth:`touch` after each message that leaves bytes waiting; :meth:`close` at the end.
     The callback runs in the timer's own task; it is never called twice at once.
@@ -38,7 +40,7 @@ class PauseTimer:
         "_armed",
         "_closed",
         "_delay",
-        "_last",
+        "_since",
         "_on_pause",
         "_scope",
         "_task",
@@ -49,7 +51,7 @@ class PauseTimer:
     def __init__(self, delay: float, on_pause: Callable[[], Awaitable[None]]) -> None:
         self._delay = delay
         self._on_pause = on_pause
-        self._last = 0.0
+        self._since = 0.0
         self._armed = False
         self._closed = False
         self._scope: anyio.CancelScope | None = None
@@ -59,10 +61,11 @@ class PauseTimer:
         self._task: Any = _spawn(self._run)
 
     def touch(self) -> None:
-        """Something waits to be flushed: call back ``delay`` seconds after this call
-        unless touched again meanwhile."""
-        self._last = anyio.current_time()
+        """Something waits to be flushed: call back ``delay`` seconds after the first touch
+        since the last call back. Counting from the oldest waiting byte, not the newest,
+        bounds how long any byte waits, even for an app that never pauses that long."""
         if not self._armed:
+            self._since = anyio.current_time()
             self._armed = True
             self._wake.set()
 
@@ -79,11 +82,10 @@ class PauseTimer:
                 return
             try:
                 while True:
-                    await self._wake.wait()  # set while armed: returns at once then
-                    left = self._last + self._delay - anyio.current_time()
-                    if left > 0:  # touched since: wait out the rest, then look again
+                    await self._wake.wait()
+                    left = self._since + self._delay - anyio.current_time()
+                    if left > 0:
                         await anyio.sleep(left)
-                        continue
                     self._armed = False
                     self._wake = anyio.Event()
                     await self._on_pause()

@@ -11,7 +11,7 @@ out. Every transition of a response is here, in :class:`Responder`, and nowhere 
       │    ──start──> HELD        head held until the body decides
       │
     HELD ──final body, or all declared bytes──> DONE / FINISHING   one-shot (Content-Length)
-         ──HOLD_LIMIT bytes held, or the app paused──> STREAMING   a coalesced stream
+         ──HOLD_LIMIT bytes held, or flush_delay passed──> STREAMING   a coalesced stream
          ──pathsend─────────> DONE        the file opened first, then read and encoded
          ──any other type───> PASSING     the held head and bytes go out unchanged first
     any state about to encode ──precondition answered──> DROPPING   our complete 304/412 is
@@ -21,8 +21,9 @@ FINISHING waits for the empty final message of a body that was already whole (Qu
 every response that way). DONE accepts only what may follow a body (trailers, unknown
 types). A message that cannot happen in a state raises ``RuntimeError`` naming both.
 
-Concurrency: a held or coalesced response may be flushed by its :class:`PauseTimer` while the
-app is paused. The app's ``send`` and that flush never call the server at once: the flush runs
+Concurrency: a held or coalesced response is flushed by its :class:`PauseTimer` at most
+``flush_delay`` after its oldest unflushed byte arrived, whether the app paused or not. The
+app's ``send`` and that flush never call the server at once: the flush runs
 only while no ``send`` is in progress, and a ``send`` that arrives during a flush waits for it.
 An app that overlaps its own ``send`` calls breaks the ASGI contract, and is told so.
 
@@ -394,8 +395,9 @@ class Responder(ResponseOutput):
             await stream.write(held)
 
     async def _on_pause(self) -> None:
-        """The app has sent nothing for ``flush_delay``: make what it sent decodable (and a
-        held head go out). Runs in the pause timer's task, never during a send."""
+        """``flush_delay`` has passed since the oldest unflushed byte: make what the app sent
+        decodable (and a held head go out). Runs in the pause timer's task, never during a
+        send."""
         if self._sending:
             return  # that send is not over; it re-arms the timer if it leaves bytes waiting
         self._flushing = flushing = anyio.Event()

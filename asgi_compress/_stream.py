@@ -6,8 +6,9 @@ Two ways to flush, chosen per response by the responder:
   app sends is compressed and flushed at once, so the client can decode it on arrival.
 - **coalesced** (every other stream): messages are fed to the encoder without a flush, as a
   whole body would be, so a stream of small messages compresses like one body. The bytes
-  waiting in the encoder are flushed when the app pauses (the responder's pause timer calls
-  :meth:`EncodedStream.flush`), when :data:`FLUSH_BOUND` bytes wait unflushed, and at the end.
+  waiting in the encoder are flushed ``flush_delay`` after the oldest of them arrived (the
+  responder's pause timer calls :meth:`EncodedStream.flush`), when :data:`FLUSH_BOUND` bytes
+  wait unflushed, and at the end.
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ class EncodedStream:
             await checkpoint()
 
     async def flush(self) -> None:
-        """Make everything fed so far decodable by the client (the app paused)."""
+        """Make everything fed so far decodable by the client (``flush_delay`` passed)."""
         if self.pending or self._prefix:
             self.pending = 0
             await self.send_chunk(await self._runner.run(self._encoder.flush, b""))

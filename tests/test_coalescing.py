@@ -22,6 +22,8 @@ from .conftest import ENCODINGS, Client, Decoder, body, decode, run, start, text
 
 NEVER = 1.0  # the longest flush delay: no test waits that long between two messages
 PAUSE = 0.001  # short: a test that pauses waits on an event, not on this
+STEADY_DELAY = 0.05  # a delay the steady app's filler never lets pass between two messages
+PAUSE_SHORTER = 0.002  # pacing only: a slower machine only makes the test easier
 
 
 def rows(count: int) -> list[bytes]:
@@ -89,6 +91,37 @@ async def test_what_the_app_sent_is_decodable_once_it_pauses(coding: str) -> Non
     assert "content-length" not in rec.headers
     assert bytes(decoded) == b"".join(tokens)
     assert decoder.eof
+
+
+@pytest.mark.parametrize("coding", ENCODINGS)
+async def test_an_app_that_never_pauses_long_still_gets_its_bytes_flushed(coding: str) -> None:
+    """A token every few milliseconds under a longer flush_delay: the deadline counts from
+    the oldest unflushed byte, not the newest, so each token becomes decodable while the app
+    keeps sending filler more often than the delay (a countdown restarted by every message
+    would flush nothing until 256 KiB: this test would then hang until its deadline)."""
+    tokens = [b"token %d; " % i for i in range(6)]
+    decoder = Decoder(coding)
+    decoded = bytearray()
+
+    def on_send(message: Message) -> None:
+        if message["type"] == "http.response.body" and message["body"]:
+            decoded.extend(decoder.feed(message["body"]))
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send(start())
+        for token in tokens:
+            await send(body(token, more=True))
+            while token not in decoded:  # keep sending, never pausing as long as the delay
+                await send(body(b".", more=True))
+                await anyio.sleep(PAUSE_SHORTER)
+        await send(body())
+
+    rec = await run(
+        CompressMiddleware(app, flush_delay=STEADY_DELAY, min_size=0), on_send=on_send,
+        accept_encoding=coding, deadline=30,
+    )  # fmt: skip
+    assert rec.headers["content-encoding"] == coding
+    assert all(token in decoded for token in tokens)
 
 
 @pytest.mark.parametrize("coding", ENCODINGS)
