@@ -15,7 +15,8 @@ terminated. Routes:
   it is sent (``streams.py`` compares it with the client's clock: same machine, same clock);
 - ``/late?wait=S``: a ``text/plain`` stream whose first body comes after ``S`` seconds;
 - ``/csv?rows=N``: a Starlette ``StreamingResponse`` over a sync generator, one CSV row per
-  message (``csv_rows``), as a CSV export is usually written;
+  message (``csv_rows``), as a CSV export is usually written; with ``&page=P&gap=S``, an async
+  generator that pauses ``S`` seconds every ``P`` rows (a cursor fetching its next page);
 - ``/lag/arm?until=T``: run the lag probe until ``time.time()`` reaches ``T``;
 - ``/lag?start=T0&stop=T1``: the probe's lateness figures (seconds) between two ``time.time()``
   values, as a JSON list.
@@ -98,6 +99,15 @@ def csv_rows(count: int) -> list[bytes]:
         )  # fmt: skip
         for row in range(count)
     ]
+
+
+async def paged(rows: list[bytes], page: int, gap: float) -> AsyncIterator[bytes]:
+    """The rows, one per message, with a ``gap`` s pause every ``page`` rows: a database
+    cursor that fetches the next page of rows."""
+    for index, row in enumerate(rows):
+        if index and not index % page:
+            await asyncio.sleep(gap)
+        yield row
 
 
 def token(index: int) -> bytes:
@@ -215,8 +225,11 @@ def make_app(probe: LagProbe) -> ASGIApp:
             wait = float(parse_qs(scope["query_string"].decode()).get("wait", ["1"])[0])
             await send_late(send, wait)
         elif path == "/csv":
-            rows = csv_rows(int(parse_qs(scope["query_string"].decode()).get("rows", ["2000"])[0]))
-            await StreamingResponse(iter(rows), media_type="text/plain")(scope, receive, send)
+            query = parse_qs(scope["query_string"].decode())
+            rows = csv_rows(int(query.get("rows", ["2000"])[0]))
+            page, gap = int(query.get("page", ["0"])[0]), float(query.get("gap", ["0"])[0])
+            pieces = paged(rows, page, gap) if page else iter(rows)
+            await StreamingResponse(pieces, media_type="text/plain")(scope, receive, send)
         elif path == "/lag/arm":
             probe.arm(float(parse_qs(scope["query_string"].decode())["until"][0]))
             await respond(send, b"armed", b"text/plain", b"5")
