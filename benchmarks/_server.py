@@ -10,6 +10,13 @@ terminated. Routes:
 - ``/stream?mib=N``: a Starlette ``StreamingResponse`` of N MiB of CSV rows (default 50) in
   64 KiB chunks, from an async generator that never awaits (rows already fetched, as in a CSV
   export): the case where only the server's ``send()`` can give the loop a turn;
+- ``/tokens?count=N&interval=S``: ``text/plain`` tokens of 40 bytes, one every ``S`` seconds
+  (default 100 every 0.02 s), each stamped with the server's ``time.monotonic()`` just before
+  it is sent (``streams.py`` compares it with the client's clock: same machine, same clock);
+- ``/late?wait=S``: a ``text/plain`` stream whose first body comes after ``S`` seconds;
+- ``/csv?rows=N``: a Starlette ``StreamingResponse`` over a sync generator, one CSV row per
+  message (``csv_rows``), as a CSV export is usually written; with ``&page=P&gap=S``, an async
+  generator that pauses ``S`` seconds every ``P`` rows (a cursor fetching its next page);
 - ``/lag/arm?until=T``: run the lag probe until ``time.time()`` reaches ``T``;
 - ``/lag?start=T0&stop=T1``: the probe's lateness figures (seconds) between two ``time.time()``
   values, as a JSON list.
@@ -38,7 +45,17 @@ from starlette.responses import StreamingResponse
 
 from .payloads import json_document
 
-__all__ = ["MIDDLEWARES", "STALL_S", "STREAM_CHUNK", "csv_chunks", "main", "never_awaiting_stream"]
+__all__ = [
+    "MIDDLEWARES",
+    "STALL_S",
+    "STREAM_CHUNK",
+    "csv_chunks",
+    "csv_rows",
+    "main",
+    "middleware",
+    "never_awaiting_stream",
+    "token",
+]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -66,6 +83,55 @@ def csv_chunks(count: int = 64) -> list[bytes]:
         )  # fmt: skip
         row += 1
     return [bytes(rows[i * STREAM_CHUNK : (i + 1) * STREAM_CHUNK]) for i in range(count)]
+
+
+def csv_rows(count: int) -> list[bytes]:
+    """``count`` rows of a CSV export, one row each (about 40 bytes a row)."""
+    return [
+        b"%d,customer-%d,%d.%02d,2026-11-%02d,%s\n"
+        % (
+            row,
+            row * 7919 % 100_003,
+            row * 37 % 10_000,
+            row % 100,
+            row % 28 + 1,
+            b"paid" if row % 3 else b"refunded",
+        )  # fmt: skip
+        for row in range(count)
+    ]
+
+
+async def paged(rows: list[bytes], page: int, gap: float) -> AsyncIterator[bytes]:
+    """The rows, one per message, with a ``gap`` s pause every ``page`` rows: a database
+    cursor that fetches the next page of rows."""
+    for index, row in enumerate(rows):
+        if index and not index % page:
+            await asyncio.sleep(gap)
+        yield row
+
+
+def token(index: int) -> bytes:
+    """A 40-byte token: its index and the server's ``time.monotonic()`` at its send."""
+    head = b"%06d %.6f " % (index, time.monotonic())
+    return head + b"x" * (39 - len(head)) + b"\n"
+
+
+async def send_tokens(send: Send, count: int, interval: float) -> None:
+    """``count`` tokens, one every ``interval`` seconds, as an LLM's answer arrives."""
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"text/plain; charset=utf-8")]})  # fmt: skip
+    for index in range(count):
+        await asyncio.sleep(interval)
+        await send({"type": "http.response.body", "body": token(index), "more_body": True})
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def send_late(send: Send, wait: float) -> None:
+    """A stream whose head is sent at once and whose first body comes ``wait`` s later."""
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"text/plain; charset=utf-8")]})  # fmt: skip
+    await asyncio.sleep(wait)
+    await send({"type": "http.response.body", "body": b"the answer, at last\n" * 40})
 
 
 def never_awaiting_stream(chunks: list[bytes], mib: int) -> StreamingResponse:
@@ -151,6 +217,19 @@ def make_app(probe: LagProbe) -> ASGIApp:
             query = parse_qs(scope["query_string"].decode())
             mib = int(query.get("mib", ["50"])[0])
             await never_awaiting_stream(stream_chunks, mib)(scope, receive, send)
+        elif path == "/tokens":
+            query = parse_qs(scope["query_string"].decode())
+            await send_tokens(send, int(query.get("count", ["100"])[0]),
+                              float(query.get("interval", ["0.02"])[0]))  # fmt: skip
+        elif path == "/late":
+            wait = float(parse_qs(scope["query_string"].decode()).get("wait", ["1"])[0])
+            await send_late(send, wait)
+        elif path == "/csv":
+            query = parse_qs(scope["query_string"].decode())
+            rows = csv_rows(int(query.get("rows", ["2000"])[0]))
+            page, gap = int(query.get("page", ["0"])[0]), float(query.get("gap", ["0"])[0])
+            pieces = paged(rows, page, gap) if page else iter(rows)
+            await StreamingResponse(pieces, media_type="text/plain")(scope, receive, send)
         elif path == "/lag/arm":
             probe.arm(float(parse_qs(scope["query_string"].decode())["until"][0]))
             await respond(send, b"armed", b"text/plain", b"5")
@@ -232,6 +311,20 @@ MIDDLEWARES: dict[str, Callable[[ASGIApp], ASGIApp]] = {
 }
 
 
+def middleware(name: str) -> Callable[[ASGIApp], ASGIApp]:
+    """A name of :data:`MIDDLEWARES`, or ``ours-delay-<ms>``: ours with that ``flush_delay``."""
+    if name.startswith("ours-delay-"):
+        delay = float(name.removeprefix("ours-delay-")) / 1000
+
+        def wrap(app: ASGIApp) -> ASGIApp:
+            from asgi_compress import CompressMiddleware
+
+            return CompressMiddleware(app, flush_delay=delay)
+
+        return wrap
+    return MIDDLEWARES[name]
+
+
 async def _serve(server: uvicorn.Server, sock: socket.socket, lifetime: float) -> None:
     async def stop_later() -> None:
         await asyncio.sleep(lifetime)
@@ -247,7 +340,7 @@ async def _serve(server: uvicorn.Server, sock: socket.socket, lifetime: float) -
 def main() -> None:
     name = sys.argv[1]
     lifetime = float(sys.argv[2]) if len(sys.argv) > 2 else 300.0
-    app = MIDDLEWARES[name](make_app(LagProbe()))
+    app = middleware(name)(make_app(LagProbe()))
     # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets whose proto says TCP, and
     # without it every small response waits ~40 ms for a delayed ACK (Nagle).
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)

@@ -7,9 +7,8 @@
    DictCache in memory, DirectoryCache on a temporary directory, RedisCache on a local
    redis-server (skipped if it is not installed).
 3. Bytes on the wire: each coding at its normal level against its cache level.
-4. ``--load`` (needs the responder wiring: until then every cell compresses as with no
-   cache): K=4 clients on the 1 MiB JSON with each backend, requests/s and ping p99, through
-   benchmarks/eventloop.py's machinery (servers from benchmarks/_server.py's
+4. ``--load``: K=4 clients on the 1 MiB JSON with each backend, requests/s and ping p99,
+   through benchmarks/eventloop.py's machinery (servers from benchmarks/_server.py's
    ``ours-cache-*`` middlewares).
 
 Run: ``python -m benchmarks cache`` (1-3) or ``python -m benchmarks.cache --load`` (1-4).
@@ -163,7 +162,7 @@ def _level_factory(cache: ResponseCache, coding: str) -> Callable[[], Any]:
 
 
 def load_table(budget: Budget) -> Table:
-    """K=4 clients on /big with each backend (meaningful once the responder is wired)."""
+    """K=4 clients on /big with each backend."""
     from tests.redis_server import RedisServer, redis_unavailable_reason
 
     from . import eventloop

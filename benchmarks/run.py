@@ -6,11 +6,14 @@ Usage::
     python -m benchmarks inprocess eventloop  # a subset, in the order given
     python -m benchmarks --quick              # shorter rounds, about 1.5 minutes
     python -m benchmarks streams              # streamping + departed only (issue 8)
+    python -m benchmarks streams_flush        # coalesced streams, token latency (issue 10)
 
 Sections: ``codecs`` (raw codecs), ``inprocess`` (middleware vs raw vs peers, no network),
 ``eventloop`` (uvicorn under load), ``memory``, ``offload`` (the thread_min_size sweep) and
 ``profile`` (cProfile / pyinstrument of the hot path), ``streamping`` (ping latency while
-clients pull never-awaiting streams) and ``departed`` (CPU spent on clients that left).
+clients pull never-awaiting streams), ``departed`` (CPU spent on clients that left) and
+``streams_flush`` (a CSV export's ratio against its whole body, token latency and headers on
+time under uvicorn, the ``flush_delay`` sweep).
 Each writes ``results/<section>.md``;
 a full run ends with ``results/summary.md``: the issue's targets, met or not, and a chart
 (``results/summary.png``) when matplotlib is installed (a subset prints its targets only).
@@ -48,6 +51,7 @@ SECTIONS: dict[str, Callable[[Budget], Report]] = {
     "departed": _section("departed"),
     "cache": _section("cache"),
     "dictionaries": _section("dictionaries"),
+    "streams_flush": _section("streams"),
 }
 GROUPS: dict[str, tuple[str, ...]] = {"streams": ("streamping", "departed")}
 """Names that stand for several sections: ``python -m benchmarks streams``."""
