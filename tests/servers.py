@@ -28,7 +28,12 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
-from typing import IO
+from typing import IO, TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 __all__ = ["SERVER_KINDS", "ServerError", "serve", "server_command", "server_unavailable_reason"]
 
@@ -210,3 +215,34 @@ def _tail(log: IO[bytes], limit: int = 4000) -> str:
     log.flush()
     log.seek(0)
     return log.read().decode("utf-8", "replace")[-limit:]
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    # This machine's network is closed: without these Chromium keeps dialling out.
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@contextlib.contextmanager
+def chromium() -> Iterator[Browser]:
+    """Debian's headless Chromium, driven by Playwright (its wheel carries the driver; no
+    browser download). Skips the test when either is missing, naming what to install."""
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.skip(f"chromium is not installed ({CHROMIUM}: apt-get install chromium)")
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="playwright is not installed (pip install playwright)"
+    )
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()

@@ -26,7 +26,7 @@ import pytest
 
 from .conftest import decode
 from .dictionary_app import API_DICTIONARY, API_DICTIONARY_PATH, bundle, item
-from .servers import serve, server_unavailable_reason
+from .servers import chromium, serve, server_unavailable_reason
 from .test_dictionaries import decode_dcz
 
 if TYPE_CHECKING:
@@ -35,8 +35,6 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.interop
 
 REPO = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
 CURL = "/usr/bin/curl"
 STORED_DEADLINE = 30.0  # seconds for Chromium to store a dictionary; it takes ~1-2 s here
 
@@ -54,17 +52,8 @@ def base_url() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.skip(f"chromium is not installed ({CHROMIUM}: apt-get install chromium)")
-    sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="playwright is not installed (pip install playwright)"
-    )
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with chromium() as launched:
+        yield launched
 
 
 @contextlib.contextmanager

@@ -33,7 +33,7 @@ from examples.starlette_app import ALGORITHM_ENV, EVENT_COUNT, STATIC_DIR
 
 from . import sse_app
 from .conftest import ENCODINGS, Decoder, decode
-from .servers import SERVER_KINDS, ServerError, serve, server_unavailable_reason
+from .servers import SERVER_KINDS, ServerError, chromium, serve, server_unavailable_reason
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, ConsoleMessage, Page, Response
@@ -55,17 +55,6 @@ STATIC_FILES = ["app.css", "app.js"]
 CURL = "/usr/bin/curl"
 CURL_FEATURE = {"zstd": "zstd", "br": "brotli", "gzip": "libz", "deflate": "libz"}
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 # Chromium sends "gzip, deflate, br, zstd": a server limited to one coding makes it get that one.
 BROWSER_CODINGS = ["zstd", "br", "gzip", "deflate"]
 BROWSER_SERVER = "uvicorn-h11"
@@ -312,17 +301,8 @@ def test_curl_compressed_decodes(servers: Servers, tmp_path: Path, path: str, co
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.skip(f"chromium is not installed ({CHROMIUM}: apt-get install chromium)")
-    sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="playwright is not installed (pip install playwright)"
-    )
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with chromium() as launched:
+        yield launched
 
 
 @contextlib.contextmanager
