@@ -70,6 +70,51 @@ FLASK_COMPRESS_MIMETYPES = (
     "font/otf",
     "font/opentype",
 )
+# Issue 9: what GZipMiddleware compressed and a Flask-Compress list did not, the peers'
+# (Caddy, Cloudflare, nginx/h5bp) text types, and every Flask-Compress type.
+NEWLY_COMPRESSED = (
+    "text/csv",
+    "application/x-ndjson",
+    "application/problem+json",
+    "application/geo+json",
+    "application/ld+json",
+    "text/markdown",
+    "application/yaml",
+    "application/wasm",
+    "application/graphql-response+json",
+    "text/calendar",
+    "text/event-stream",
+    "text/vtt",
+    "application/x-yaml",
+    "application/openapi+yaml",
+    "application/soap+xml",
+    "image/bmp",
+    "application/x-protobuf",
+    "application/vnd.ms-fontobject",
+    "font/collection",
+    "multipart/mixed",
+)
+ALREADY_COMPRESSED = (
+    "image/png",
+    "image/jpeg",
+    "image/webp",
+    "image/avif",
+    "image/gif",
+    "audio/mpeg",
+    "audio/ogg",
+    "video/mp4",
+    "video/webm",
+    "font/woff",
+    "font/woff2",
+    "application/zip",
+    "application/gzip",
+    "application/zstd",
+    "application/x-7z-compressed",
+    "application/pdf",
+    "application/octet-stream",
+    "application/epub+zip",
+)
+
 ZSTD_MAX_WINDOW_LOG = 23  # RFC 9659: decoders may refuse windows above 8 MB
 
 

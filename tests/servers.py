@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 import pytest
@@ -246,3 +247,13 @@ def chromium() -> Iterator[Browser]:
             yield launched
         finally:
             launched.close()
+
+
+def dumped_headers(path: Path) -> dict[str, str]:
+    """The response headers curl wrote with ``-D path``, by lowercase name."""
+    lines = path.read_text().splitlines()
+    return {
+        name.strip().lower(): value.strip()
+        for name, sep, value in (line.partition(":") for line in lines)
+        if sep
+    }

@@ -26,7 +26,7 @@ import pytest
 
 from .conftest import decode
 from .dictionary_app import API_DICTIONARY, API_DICTIONARY_PATH, bundle, item
-from .servers import chromium, serve, server_unavailable_reason
+from .servers import chromium, dumped_headers, serve, server_unavailable_reason
 from .test_dictionaries import decode_dcz
 
 if TYPE_CHECKING:
@@ -180,10 +180,6 @@ def test_curl_gets_ordinary_codings(base_url: str, tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    headers = {
-        name.strip().lower(): value.strip()
-        for name, sep, value in (line.partition(":") for line in head.read_text().splitlines())
-        if sep
-    }
+    headers = dumped_headers(head)
     assert headers["content-encoding"] in ("br", "zstd", "gzip", "deflate")
     assert body.read_bytes() == bundle(2)

@@ -33,7 +33,14 @@ from examples.starlette_app import ALGORITHM_ENV, EVENT_COUNT, STATIC_DIR
 
 from . import sse_app
 from .conftest import ENCODINGS, Decoder, decode
-from .servers import SERVER_KINDS, ServerError, chromium, serve, server_unavailable_reason
+from .servers import (
+    SERVER_KINDS,
+    ServerError,
+    chromium,
+    dumped_headers,
+    serve,
+    server_unavailable_reason,
+)
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, ConsoleMessage, Page, Response
@@ -282,11 +289,7 @@ def test_curl_compressed_decodes(servers: Servers, tmp_path: Path, path: str, co
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    headers = {
-        name.strip().lower(): value.strip()
-        for name, sep, value in (line.partition(":") for line in head.read_text().splitlines())
-        if sep
-    }
+    headers = dumped_headers(head)
     assert headers["content-encoding"] == coding
     assert body.read_bytes() == identity.raw
     size, content_type = result.stdout.split(" ", 1)

@@ -17,6 +17,7 @@ from asgi_compress._quart_config import config_defaults
 from asgi_compress._types import Receive, Scope, Send
 from asgi_compress.settings import config_key, options_from_config
 
+from .conftest import ALREADY_COMPRESSED, NEWLY_COMPRESSED
 from .conftest import FLASK_COMPRESS_MIMETYPES as FLASK_COMPRESS_MIMETYPES_TYPED_OUT
 
 if sys.version_info >= (3, 14):
@@ -97,52 +98,6 @@ def test_middleware_defaults_differ_from_flask_compress_in_types_and_statuses_on
 def test_public_mimetype_lists_are_the_documented_ones() -> None:
     assert asgi_compress.FLASK_COMPRESS_MIMETYPES == FLASK_COMPRESS_MIMETYPES_TYPED_OUT
     assert Settings().mimetypes == asgi_compress.DEFAULT_MIMETYPES
-
-
-# Issue 9: what GZipMiddleware compressed and a Flask-Compress list did not, the peers'
-# (Caddy, Cloudflare, nginx/h5bp) text types, and every Flask-Compress type.
-NEWLY_COMPRESSED = (
-    "text/csv",
-    "application/x-ndjson",
-    "application/problem+json",
-    "application/geo+json",
-    "application/ld+json",
-    "text/markdown",
-    "application/yaml",
-    "application/wasm",
-    "application/graphql-response+json",
-    "text/calendar",
-    "text/event-stream",
-    "text/vtt",
-    "application/x-yaml",
-    "application/openapi+yaml",
-    "application/soap+xml",
-    "image/bmp",
-    "application/x-protobuf",
-    "application/vnd.ms-fontobject",
-    "font/collection",
-    "multipart/mixed",
-)
-ALREADY_COMPRESSED = (
-    "image/png",
-    "image/jpeg",
-    "image/webp",
-    "image/avif",
-    "image/gif",
-    "audio/mpeg",
-    "audio/ogg",
-    "video/mp4",
-    "video/webm",
-    "font/woff",
-    "font/woff2",
-    "application/zip",
-    "application/gzip",
-    "application/zstd",
-    "application/x-7z-compressed",
-    "application/pdf",
-    "application/octet-stream",
-    "application/epub+zip",
-)
 
 
 @pytest.mark.parametrize("media_type", [*FLASK_COMPRESS_MIMETYPES, *NEWLY_COMPRESSED])
