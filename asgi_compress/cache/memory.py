@@ -10,8 +10,8 @@ __all__ = ["DEFAULT_CACHE_BYTES", "ENTRY_OVERHEAD", "DictCache"]
 
 DEFAULT_CACHE_BYTES = 32 * 1024 * 1024
 """The bound of a ``DictCache()``, the middleware's default cache: per worker process. At
-its bound it takes about 33 MiB of memory and holds some 2,900 entries of a 100 KB JSON
-body's br-11 (11 KB), or 430 of a 1 MiB page's (benchmarks/results/hot_cache.md)."""
+its bound it holds 32 MiB (tracemalloc agrees with the count): 1,804 entries of a 100 KB JSON
+body's br-11 (18 KB), or 292 of a 1 MiB JSON export's (114 KB); benchmarks/results/hot_cache.md."""
 
 ENTRY_OVERHEAD = 2 * sys.getsizeof(b"") + sys.getsizeof("") + 104
 """Bytes charged to each entry on top of its key's and value's lengths: the two objects'
