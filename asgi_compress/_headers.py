@@ -156,8 +156,11 @@ def strip_validator_suffixes(
 
     Only the codings in ``tokens`` (those this request would be encoded with) are stripped:
     a tag for another coding names a representation the client will not get, so it must not
-    match. Each stripped tag is recorded in ``stripped`` as ``b'"abc"' -> b'"abc:br"'``, so a
-    304 can be given the validator the client holds.
+    match. A ``W/`` before a suffixed tag goes too: we weakened the app's strong tag (cache
+    levels, BREACH padding), so the app gets back the tag it issued, and its own If-Match
+    (a strong comparison, RFC 9110 section 13.1.1) still matches. Each stripped tag is
+    recorded in ``stripped`` as ``b'"abc"' -> b'W/"abc:br"'``, so a 304 can be given the
+    validator the client holds.
     """
     pattern = _suffix_pattern(tuple(tokens))
 
@@ -176,7 +179,7 @@ def _suffix_pattern(tokens: tuple[str, ...]) -> re.Pattern[bytes]:
     pattern = _PATTERNS.get(tokens)
     if pattern is None:
         alternatives = b"|".join(re.escape(t.encode()) for t in tokens)
-        pattern = re.compile(rb'"([^"]*):(?:' + alternatives + rb')"')
+        pattern = re.compile(rb'(?:W/)?"([^"]*):(?:' + alternatives + rb')"')
         _PATTERNS[tokens] = pattern
     return pattern
 

@@ -27,10 +27,11 @@ to the responder. Without them, the request path costs one attribute check.
 
 from __future__ import annotations
 
+import enum
 import functools
 import logging
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from ._decide import NOTHING_ACCEPTED as _NOTHING_ACCEPTED
 from ._decide import RequestView
@@ -39,7 +40,7 @@ from ._headers import strip_validator_suffixes
 from ._paths import full_path
 from ._request_body import has_content_encoding, serve_decoded_request
 from ._responder import Responder
-from .cache import DEFAULT_CACHE_MAX_SIZE, ResponseCache
+from .cache import DEFAULT_CACHE_LEVELS, DEFAULT_CACHE_MAX_SIZE, DictCache, ResponseCache
 from .dictionaries import DictionaryRequest, dcz_etag_token
 from .dictionary_options import DictionarySettings, ProvidedDictionary
 from .negotiation import choose_encoding
@@ -59,6 +60,13 @@ __all__ = ["CompressMiddleware"]
 
 logger = logging.getLogger("asgi_compress")
 
+
+class _Default(enum.Enum):
+    CACHE = "a DictCache() of its own"  # a fresh one per middleware, never shared
+
+
+_PROMOTE_AFTER = 2  # a body seen once is never recompressed at its cache level
+
 _VALIDATORS = (b"if-none-match", b"if-match", b"if-modified-since")
 _READ = frozenset((b"accept-encoding", *_VALIDATORS))  # the request headers we read
 _ZEROCOPY = "http.response.zerocopysend"
@@ -72,9 +80,13 @@ class CompressMiddleware:
         cache: where encoded whole bodies are kept and shared (a
             :class:`~asgi_compress.DictCache`, :class:`~asgi_compress.DirectoryCache`,
             :class:`~asgi_compress.RedisCache`, any ``get``/``set`` object, or a
-            :class:`~asgi_compress.ResponseCache` built with more options); ``None``: none.
-        cache_levels: coding -> level at which cached entries are made (``{"br": 11}``):
-            a miss is answered at the normal level, then recompressed on a worker thread.
+            :class:`~asgi_compress.ResponseCache` built with more options). Default: a
+            ``DictCache()`` of its own (32 MiB, per worker process); ``None``: no cache.
+        cache_levels: coding -> level at which cached entries are made (default
+            :data:`~asgi_compress.cache.DEFAULT_CACHE_LEVELS`: br 11, zstd 19, gzip 9;
+            ``{}``: entries hold the bytes sent). Responses always go out at the normal
+            level; a body missed a second time is then recompressed once, on a worker
+            thread, and served from the cache from then on. A body seen once never is.
         cache_max_size: the largest declared Content-Length collected to be cached.
         dictionary_paths: RFC 9842 ``match`` patterns whose responses become dictionaries
             (``"/static/app.*.js"``); see the README's "Compression dictionaries".
@@ -85,7 +97,8 @@ class CompressMiddleware:
         dictionary_max_bytes: most bytes of them kept in memory (and the largest one).
         dictionary_cache: a shared backend (``get``/``set``) to keep dictionaries in, so
             every worker can use one any worker served; default: ``cache``'s backend when
-            ``cache`` is given, else memory only.
+            ``cache`` is given, else memory only (not the default cache: the dictionary
+            store keeps its own in memory already).
         **options: the Flask-Compress settings, lowercased without ``COMPRESS_``
             (``min_size``, ``br_level``, ``algorithm``...), plus ``exclude_mimetypes``,
             ``exclude_paths``, ``success_only``, ``thread_min_size``, ``breach_padding`` and
@@ -117,7 +130,7 @@ class CompressMiddleware:
         self,
         app: ASGIApp,
         *,
-        cache: CacheBackend | ResponseCache | None = None,
+        cache: CacheBackend | ResponseCache | None | Literal[_Default.CACHE] = _Default.CACHE,
         cache_levels: Mapping[str, int] | None = None,
         cache_max_size: int = DEFAULT_CACHE_MAX_SIZE,
         dictionary_paths: str | Iterable[str] = (),
@@ -132,7 +145,7 @@ class CompressMiddleware:
         try:
             self.settings = Settings.from_options(**options)
             self.cache = _response_cache(cache, cache_levels, cache_max_size)
-            if dictionary_cache is None and self.cache is not None:
+            if dictionary_cache is None and self.cache is not None and cache is not _Default.CACHE:
                 # Issue 12: dictionaries live in the shared cache when one is configured.
                 dictionary_cache = self.cache.backend
             dictionary_settings = DictionarySettings.from_options(
@@ -287,7 +300,7 @@ _EXCLUDED = RequestView(None, None, excluded=True)
 
 
 def _response_cache(
-    cache: CacheBackend | ResponseCache | None,
+    cache: CacheBackend | ResponseCache | None | Literal[_Default.CACHE],
     levels: Mapping[str, int] | None,
     max_size: int,
 ) -> ResponseCache | None:
@@ -299,9 +312,18 @@ def _response_cache(
         return cache
     if cache is None:
         if levels is not None:
-            raise TypeError("cache_levels needs a cache: pass cache=DictCache() or another")
+            raise TypeError(
+                "cache_levels needs a cache, and cache=None turns it off: leave cache out "
+                "(a DictCache of its own) or pass one"
+            )
         return None
-    return ResponseCache(cache, levels=levels, max_size=max_size)
+    backend = DictCache() if cache is _Default.CACHE else cache
+    return ResponseCache(
+        backend,
+        levels=DEFAULT_CACHE_LEVELS if levels is None else levels,
+        max_size=max_size,
+        promote_after=_PROMOTE_AFTER,
+    )
 
 
 def _scope_for_app(scope: Scope, tokens: tuple[str, ...]) -> tuple[Scope, dict[bytes, bytes]]:

@@ -244,7 +244,9 @@ class _QuartCompressMiddleware(CompressMiddleware):
         extension: ExtensionSettings,
         **options: Unpack[Options],
     ) -> None:
-        super().__init__(app, **options)
+        # Flask-Compress caches nothing unless a backend and a key are set: no default cache
+        # here. ``compress.cache`` (or COMPRESS_CACHE_BACKEND) is read per request instead.
+        super().__init__(app, cache=None, **options)
         self.quart_app = quart_app
         self.compress = compress
         self.config: Mapping[str, Any] = quart_app.config

@@ -281,7 +281,11 @@ def test_bad_cache_levels_fail_at_construction(levels: Any, error: type, match: 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        pytest.param({"cache_levels": {"br": 11}}, r"cache_levels needs a cache", id="no-cache"),
+        pytest.param(
+            {"cache": None, "cache_levels": {"br": 11}},
+            r"cache_levels needs a cache",
+            id="no-cache",
+        ),
         pytest.param({"cache": object()}, r"get\(\) and set\(\)", id="not-a-backend"),
         pytest.param({"cache": DictCache(), "cache_max_size": -1}, r"cache_max_size", id="size"),
     ],

@@ -53,10 +53,11 @@ async def test_a_miss_goes_out_at_the_normal_level_then_hits_at_the_cache_level(
     )
     with anyio.fail_after(30):
         first = await run(app, accept_encoding="br")
-        second = await run(app, accept_encoding="br")
-    assert first.body == BR4
-    assert second.body == BR11
-    assert second.headers["content-length"] == str(len(BR11))
+        second = await run(app, accept_encoding="br")  # seen twice: recompressed after it
+        third = await run(app, accept_encoding="br")
+    assert first.body == second.body == BR4
+    assert third.body == BR11
+    assert third.headers["content-length"] == str(len(BR11))
 
 
 async def test_a_declared_length_body_in_chunks_is_collected_and_cached() -> None:
@@ -70,9 +71,10 @@ async def test_a_declared_length_body_in_chunks_is_collected_and_cached() -> Non
         cache_levels={"br": 11},
     )
     with anyio.fail_after(30):
-        await run(app, accept_encoding="br")
-        second = await run(app, accept_encoding="br")
-    assert second.body == BR11
+        for _ in range(2):  # a body is recompressed at the cache level once seen twice
+            await run(app, accept_encoding="br")
+        third = await run(app, accept_encoding="br")
+    assert third.body == BR11
 
 
 @pytest.mark.parametrize(
@@ -90,7 +92,7 @@ async def test_responses_that_must_not_be_stored_are_never_cached(
         app_sending(start(headers=headers), body(BODY)), cache=DictCache(), cache_levels={"br": 11}
     )
     with anyio.fail_after(30):
-        for _ in range(2):
+        for _ in range(3):  # enough sightings to be promoted, were it cacheable
             got = await run(app, accept_encoding="br")
             assert got.body == BR4
 
@@ -102,7 +104,7 @@ async def test_streams_of_unknown_length_are_never_cached() -> None:
         cache_levels={"br": 11},
     )
     with anyio.fail_after(30):
-        for _ in range(2):
+        for _ in range(3):  # enough sightings to be promoted, were it cacheable
             got = await run(app, accept_encoding="br")
             assert decode("br", got.body) == BODY
             assert got.body != BR11
@@ -229,7 +231,8 @@ def test_a_body_compressed_by_one_process_is_served_by_another(
     cwd = Path(__file__).resolve().parents[1]
     try:
         with serve("tests.cache_app:app", "uvicorn-h11", env=env, cwd=cwd) as first:
-            assert raw_get(first) == brotli.compress(APP_BODY, quality=4, lgwin=22)
+            for _ in range(2):  # seen twice: recompressed at the cache level after the second
+                assert raw_get(first) == brotli.compress(APP_BODY, quality=4, lgwin=22)
             wait_for(stored, "the first process to store its level-11 entry")
         with serve("tests.cache_app:app", "uvicorn-h11", env=env, cwd=cwd) as second:
             got = raw_get(second)

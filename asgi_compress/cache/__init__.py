@@ -4,6 +4,8 @@
   by coding, encoder parameters and a SHA-256 of the uncompressed body (or an app-chosen slot
   whose entry that digest validates), and framed with an HMAC, so that only bytes made from
   the very body the app produced are ever served (``_entry.py``).
+- The middleware's default: a :class:`DictCache` of :data:`DEFAULT_CACHE_BYTES` per worker,
+  its entries made at :data:`DEFAULT_CACHE_LEVELS` once a body is seen twice (``_sightings.py``).
 - Backends, one module each, all with ``get(key)`` / ``set(key, value)``:
   :class:`DictCache` (per process, ``memory.py``), :class:`DirectoryCache` (files shared by
   the processes of one host, ``directory.py``), :class:`RedisCache` (a fleet, ``redis.py``).
@@ -16,13 +18,21 @@ from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from .directory import DirectoryCache
-from .memory import DictCache
-from .response import DEFAULT_CACHE_MAX_SIZE, CacheLookup, ResponseCache, cacheable
+from .memory import DEFAULT_CACHE_BYTES, DictCache
+from .response import (
+    DEFAULT_CACHE_LEVELS,
+    DEFAULT_CACHE_MAX_SIZE,
+    CacheLookup,
+    ResponseCache,
+    cacheable,
+)
 
 if TYPE_CHECKING:
     from .redis import RedisCache
 
 __all__ = [
+    "DEFAULT_CACHE_BYTES",
+    "DEFAULT_CACHE_LEVELS",
     "DEFAULT_CACHE_MAX_SIZE",
     "CacheBackend",
     "CacheLookup",

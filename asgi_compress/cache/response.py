@@ -11,6 +11,10 @@ level, made by ``store`` on a worker thread when an improvement slot is free. Un
 slots busy) ``store`` drops the work and returns at once: the response already went out at the
 normal level, and a later miss will try again.
 
+With ``promote_after=2`` (the middleware's default cache) a body is recompressed at its level
+only when it is missed a second time: ``store`` counts the first miss in a small bounded record
+(``_sightings.py``) and stores nothing, so a body that never comes back never pays br-11.
+
 The responder's side, for a whole body it is about to encode (sketch)::
 
     cache = policy.cache
@@ -33,17 +37,20 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import partial
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from .._offload import offload
 from ..settings import _RANGES
 from ._entry import address, body_digest, encoder_params, pack, unpack
+from ._sightings import DEFAULT_SIGHTINGS, Sightings
 
 if TYPE_CHECKING:
     from ..encoders import Encoder
     from . import CacheBackend
 
 __all__ = [
+    "DEFAULT_CACHE_LEVELS",
     "DEFAULT_CACHE_MAX_SIZE",
     "CacheLookup",
     "ResponseCache",
@@ -56,6 +63,10 @@ logger = logging.getLogger("asgi_compress")
 
 DEFAULT_CACHE_MAX_SIZE = 1024 * 1024
 """The largest body with a declared Content-Length the responder collects to cache."""
+
+DEFAULT_CACHE_LEVELS: Mapping[str, int] = MappingProxyType({"br": 11, "zstd": 19, "gzip": 9})
+"""The middleware's ``cache_levels``: each coding's best level (deflate is left at its own:
+its clients are rare). gzip-9 is kept only where it beats the normal level (``store``)."""
 
 # coding -> (the option that holds its level, the encoder keyword that takes it)
 _LEVEL_OPTION = {
@@ -132,6 +143,11 @@ class ResponseCache:
             not know it cannot forge an entry (empty: a checksum only).
         improve_slots: how many cache-level recompressions may run at once (more are
             dropped); at most the compression limiter's threads are ever used.
+        promote_after: how many misses of one entry it takes to recompress it at its
+            level: 1, the first (for bodies known to repeat: static files, a warm-up); 2, a
+            body seen once is never recompressed (the middleware's). Codings without a
+            level store the bytes sent at the first miss either way.
+        sightings: how many missed entries are remembered to count their misses.
 
     Raises:
         ValueError: a level out of range, an unknown coding, a bad size or slot count.
@@ -146,18 +162,27 @@ class ResponseCache:
         max_size: int = DEFAULT_CACHE_MAX_SIZE,
         secret: bytes = b"",
         improve_slots: int = 1,
+        promote_after: int = 1,
+        sightings: int = DEFAULT_SIGHTINGS,
     ) -> None:
         if not all(callable(getattr(backend, verb, None)) for verb in ("get", "set")):
             raise TypeError(f"cache must have get() and set() methods, got {backend!r}")
         self.backend = backend
         self.levels = validate_levels(levels or {})
-        for name, value in (("cache_max_size", max_size), ("improve_slots", improve_slots)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise ValueError(f"{name} must be an int >= 0, got {value!r}")
+        for name, value, least in (
+            ("cache_max_size", max_size, 0),
+            ("improve_slots", improve_slots, 0),
+            ("promote_after", promote_after, 1),
+            ("sightings", sightings, 0),
+        ):
+            if not isinstance(value, int) or isinstance(value, bool) or value < least:
+                raise ValueError(f"{name} must be an int >= {least}, got {value!r}")
         if not isinstance(secret, bytes):
             raise TypeError(f"secret must be bytes, got {secret!r}")
         self.max_size = max_size
         self.improve_slots = improve_slots
+        self.promote_after = promote_after
+        self._sightings = Sightings(sightings)
         self._secret = secret
         self._in_flight: set[str] = set()
         self._lock = threading.Lock()  # the middleware may serve several event loops
@@ -201,17 +226,23 @@ class ResponseCache:
             encoded: the bytes the response was sent with (``None``: it was not encoded).
 
         Returns:
-            Whether an entry was written (``False`` on a hit, when dropped under load, when
-            encoding did not make the body smaller, when the backend raised, or when its
-            ``set`` returned ``False``, as :class:`RedisCache` does for an entry it skipped).
+            Whether an entry was written (``False`` on a hit, on a miss too early to be
+            promoted (``promote_after``), when dropped under load, when encoding did not
+            make the body smaller, when the backend raised, or when its ``set`` returned
+            ``False``, as :class:`RedisCache` does for an entry it skipped).
         """
         if found.hit:
             return False
         if found.encoder is not None:
+            # A slot's entry is named by the app, not the body: count each body apart.
+            token = hash((found.key, found.digest))
             with self._lock:
+                if self.promote_after > 1 and self._sightings.note(token) < self.promote_after:
+                    return False  # seen too few times to pay the cache level's CPU
                 if len(self._in_flight) >= self.improve_slots or found.key in self._in_flight:
-                    return False  # under load: drop, never queue
+                    return False  # under load: drop, never queue (the count stays)
                 self._in_flight.add(found.key)
+                self._sightings.forget(token)
             try:
                 better = await offload(_encode_whole, (found.encoder, found.body))
             finally:

@@ -23,11 +23,17 @@ import anyio.to_thread
 from ..settings import Settings
 from . import CacheBackend
 from .directory import DirectoryCache
-from .response import DEFAULT_CACHE_MAX_SIZE, ResponseCache, validate_levels
+from .response import (
+    DEFAULT_CACHE_LEVELS,
+    DEFAULT_CACHE_MAX_SIZE,
+    ResponseCache,
+    validate_levels,
+)
 
 __all__ = ["WarmResult", "add_warm_command", "open_backend", "parse_levels", "warm"]
 
-DEFAULT_LEVELS = "br=11,zstd=19,gzip=9"
+# The middleware's cache_levels: what a server with the defaults looks up.
+DEFAULT_LEVELS = ",".join(f"{coding}={level}" for coding, level in DEFAULT_CACHE_LEVELS.items())
 
 
 @dataclass
