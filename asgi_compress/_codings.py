@@ -54,14 +54,24 @@ class Codings:
         settings: the response's settings.
         policy: the request's policy (its cache, its conditional evaluation), if any.
         timed: measure codec time (for the ``on_response`` report).
+        events: the response is an event stream: its encoders hold a small window and small
+            tables, as it may sit open and idle for as long as its client listens.
     """
 
-    __slots__ = ("_dcz", "_ordinary", "_policy", "_runner", "_settings", "_timed")
+    __slots__ = ("_dcz", "_events", "_ordinary", "_policy", "_runner", "_settings", "_timed")
 
-    def __init__(self, settings: Settings, policy: ResponsePolicy | None, *, timed: bool) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        policy: ResponsePolicy | None,
+        *,
+        timed: bool,
+        events: bool = False,
+    ) -> None:
         self._settings = settings
         self._policy = policy
         self._timed = timed
+        self._events = events
         self._dcz: DczChoice | None = None
         self._ordinary: str | None = None
         self._runner: CodecRunner | None = None
@@ -95,7 +105,7 @@ class Codings:
         if dcz is not None and coding == DCZ:
             # No padding: the 40-byte dcz header must open the body (RFC 9842 section 5).
             return dcz.new_encoder(), b""
-        encoder = self._settings.encoders[coding]()
+        encoder = self._settings.encoders[coding](events=self._events)
         limit = self._settings.breach_padding
         return encoder, padding(encoder, secrets.randbelow(limit + 1)) if limit else b""
 

@@ -215,11 +215,14 @@ class Responder(ResponseOutput):
             self._sending = False
 
     def close(self) -> None:
-        """The app has returned or failed: stop the timer, and report the response."""
+        """The app has returned or failed: stop the timer, report the response, and let its
+        encoder's memory go now (a failure's traceback may keep this responder alive)."""
         if self._timer is not None:
             self._timer.close()
         if self._state is not _START and self._observed:
             self._report()
+        if self._stream is not None:
+            self._stream.close()
 
     def _unexpected(self, kind: str) -> RuntimeError:
         return RuntimeError(
@@ -259,7 +262,9 @@ class Responder(ResponseOutput):
         )
         action = decision.action
         if action is not Action.PASS and action is not Action.NOT_MODIFIED:  # it may encode
-            codings = self._codings = Codings(settings, policy, timed=self._observed)
+            codings = self._codings = Codings(
+                settings, policy, timed=self._observed, events=action is Action.STREAM
+            )
             if self._dictionaries is not None:
                 self._request = codings.choose_dcz(self._dictionaries, self._request)
                 if decision.coding is not None and self._request.encoding == DCZ:
@@ -490,7 +495,10 @@ class Responder(ResponseOutput):
             await self._send({"type": _BODY, "body": b"", "more_body": False})
 
     def _drop(self, more: bool) -> None:
-        """The client has gone: nothing more is encoded or sent for it."""
+        """The client has gone: nothing more is encoded or sent for it, so its encoder's
+        memory can go while the app runs on."""
+        if self._stream is not None:
+            self._stream.close()
         if not more:
             self._state = _DONE
             if self._reason is None and self._stream is None:

@@ -13,7 +13,7 @@ Two ways to flush, chosen per response by the responder:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, ClassVar, NoReturn
 
 import anyio
 from anyio.lowlevel import checkpoint
@@ -34,6 +34,20 @@ FLUSH_BOUND = 256 * 1024
 """Unflushed input after which a coalesced stream flushes even while the app keeps sending:
 the most a client waits for, in bytes, when messages never pause. A flush costs a few bytes
 and the codec's block history, so flushing this rarely costs next to nothing in ratio."""
+
+
+class _Released:
+    """What a closed stream holds instead of its encoder: every step is an error."""
+
+    encoding: ClassVar[str] = ""
+
+    def _fail(self, chunk: bytes = b"") -> NoReturn:
+        raise RuntimeError("the stream is closed: its encoder was released")
+
+    compress = flush = finish = _fail
+
+
+_RELEASED = _Released()
 
 
 class EncodedStream:
@@ -101,6 +115,12 @@ class EncodedStream:
             chunk, self._prefix = self._prefix + chunk, b""
         self.bytes_out += len(chunk)
         await self._send({"type": "http.response.body", "body": chunk, "more_body": False})
+
+    def close(self) -> None:
+        """Let go of the encoder: the response has ended, failed or lost its client, and a
+        codec's C memory (hundreds of KiB for some) should not wait for the garbage collector
+        to find whatever still refers to this stream."""
+        self._encoder = _RELEASED
 
     async def send_chunk(self, chunk: bytes) -> None:
         """Send encoded bytes as a body message with more to follow."""

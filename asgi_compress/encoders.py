@@ -25,9 +25,9 @@ from typing import Any, ClassVar, Protocol
 import brotli
 
 if sys.version_info >= (3, 14):
-    from compression.zstd import CompressionParameter, ZstdCompressor
+    from compression.zstd import CompressionParameter, Strategy, ZstdCompressor
 else:
-    from backports.zstd import CompressionParameter, ZstdCompressor
+    from backports.zstd import CompressionParameter, Strategy, ZstdCompressor
 
 ZLIB: ModuleType = zlib
 """The zlib implementation gzip and deflate use: zlib-ng when installed, else stdlib zlib."""
@@ -38,10 +38,12 @@ with contextlib.suppress(ImportError):
 
 __all__ = [
     "ENCODERS",
+    "EVENT_WINDOW_LOG",
     "ZLIB",
     "BrotliEncoder",
     "DeflateEncoder",
     "Encoder",
+    "EncoderFactory",
     "GZipEncoder",
     "ZstdEncoder",
 ]
@@ -59,6 +61,32 @@ class Encoder(Protocol):
     def finish(self, chunk: bytes = b"") -> bytes: ...
 
 
+class EncoderFactory(Protocol):
+    """How the middleware makes an encoder: ``events=True`` for an event stream's (see
+    :data:`EVENT_WINDOW_LOG`)."""
+
+    def __call__(self, *, events: bool = False) -> Encoder: ...
+
+
+# An event stream (text/event-stream) lives as long as its client listens and sits idle
+# between events, so whatever its encoder holds is held per open client: 10,000 clients
+# hold it 10,000 times. Its encoders get a 64 KiB window and small match tables instead
+# of the stream settings below, measured to cost 0-3% of ratio on events
+# (benchmarks/results/stream_memory.md):
+# - br: lgwin 16 and quality at most 3. Qualities 2-3 clear a 256 KiB hash table, 4 a
+#   512 KiB one; 0-1 hold little but compress each flushed event alone (2-3x the bytes).
+# - zstd: window_log 16 and a 2**13-entry lazy match finder (search_log 4, which wins back
+#   the ratio the small table costs): ~87 KiB held instead of ~815 KiB at level 3.
+# - gzip/deflate: stdlib zlib at memLevel 4 (a 2**11-entry hash, ~26 KiB held; memLevel 8
+#   holds ~90 KiB). zlib-ng clears a fixed 128 KiB hash table and its window (~207 KiB)
+#   whatever memLevel says, so event streams never use it.
+EVENT_WINDOW_LOG = 16
+_EVENT_BR_QUALITY = 3
+_EVENT_ZSTD_HASH_LOG = 13
+_EVENT_ZSTD_SEARCH_LOG = 4
+_EVENT_MEM_LEVEL = 4
+
+
 class _ZlibEncoder:
     """Shared body of gzip and deflate: the same DEFLATE stream, framed by ``wbits``."""
 
@@ -66,17 +94,22 @@ class _ZlibEncoder:
     _wbits: ClassVar[int]
     _zlib: ClassVar[ModuleType] = ZLIB
 
-    __slots__ = ("_compressor", "_level")
+    __slots__ = ("_compressor", "_events", "_level")
 
-    def __init__(self, level: int) -> None:
+    def __init__(self, level: int, *, events: bool = False) -> None:
         self._level = level
+        self._events = events
         # Made on first use: a whole body is better served by one compress() call.
         self._compressor: Any = None
 
     def _stream(self) -> Any:
         c = self._compressor
         if c is None:
-            c = self._compressor = self._zlib.compressobj(self._level, zlib.DEFLATED, self._wbits)
+            if self._events:
+                c = zlib.compressobj(self._level, zlib.DEFLATED, self._wbits, _EVENT_MEM_LEVEL)
+            else:
+                c = self._zlib.compressobj(self._level, zlib.DEFLATED, self._wbits)
+            self._compressor = c
         return c
 
     def compress(self, chunk: bytes) -> bytes:
@@ -97,6 +130,7 @@ class _ZlibEncoder:
             result: bytes = self._zlib.compress(chunk, self._level, self._wbits)
             return result
         c = self._stream()
+        self._compressor = None  # spent: its memory goes now, not with the encoder
         result = c.compress(chunk) + c.flush() if chunk else c.flush()
         return result
 
@@ -120,8 +154,9 @@ class DeflateEncoder(_ZlibEncoder):
 # A stream's encoder lives as long as its client reads, so its window is memory held per open
 # stream: 512 KiB (instead of br's and zstd's 4 MiB and more) holds a stalled br-4 stream to
 # ~1.1 MiB and a zstd-3 one to ~1.3 MiB (from ~1.6 and ~1.8 MiB after 1 MiB of JSON), for
-# 0-0.5% of ratio on this project's payloads (README, "Memory per open stream"). A whole body
-# keeps the configured window: its encoder lives for one call.
+# 0-0.5% of ratio on this project's payloads (README, "Memory per open stream"). Event streams
+# hold less still (EVENT_WINDOW_LOG). A whole body keeps the configured window: its encoder
+# lives for one call.
 STREAM_WINDOW_LOG = 19
 
 ENCODERS: dict[str, Callable[..., Encoder]] = {
@@ -135,17 +170,26 @@ class BrotliEncoder:
     """``br`` (RFC 7932) through the ``brotli`` package."""
 
     encoding: ClassVar[str] = "br"
-    __slots__ = ("_compressor", "_params")
+    __slots__ = ("_compressor", "_events", "_params")
 
-    def __init__(self, quality: int, mode: int, lgwin: int, lgblock: int) -> None:
+    def __init__(
+        self, quality: int, mode: int, lgwin: int, lgblock: int, *, events: bool = False
+    ) -> None:
         self._params = {"mode": mode, "quality": quality, "lgwin": lgwin, "lgblock": lgblock}
+        self._events = events
         self._compressor: brotli.Compressor | None = None  # made on first use
 
     def _stream(self) -> brotli.Compressor:
         c = self._compressor
         if c is None:
-            lgwin = min(self._params["lgwin"], STREAM_WINDOW_LOG)
-            c = self._compressor = brotli.Compressor(**{**self._params, "lgwin": lgwin})
+            params = self._params
+            if self._events:
+                lgwin = min(params["lgwin"], EVENT_WINDOW_LOG)
+                quality = min(params["quality"], _EVENT_BR_QUALITY)
+                params = {**params, "lgwin": lgwin, "quality": quality}
+            else:
+                params = {**params, "lgwin": min(params["lgwin"], STREAM_WINDOW_LOG)}
+            c = self._compressor = brotli.Compressor(**params)
         return c
 
     def compress(self, chunk: bytes) -> bytes:
@@ -162,6 +206,7 @@ class BrotliEncoder:
         if c is None:  # a whole body: one call, exactly what the raw codec does
             result: bytes = brotli.compress(chunk, **self._params)
             return result
+        self._compressor = None  # spent: its memory goes now, not with the encoder
         result = c.process(chunk) + c.finish() if chunk else c.finish()
         return result
 
@@ -196,6 +241,21 @@ def _reusable_compressor(level: int) -> ZstdCompressor:
     return compressor
 
 
+def _event_compressor(level: int) -> ZstdCompressor:
+    """An event stream's compressor: a 64 KiB window and small tables (see EVENT_WINDOW_LOG).
+    The strategy is pinned too: a level's own (up to btultra2's) would size tables of its
+    own, and lazy is the one measured to keep level 3's ratio on events at this size."""
+    options: dict[int, int] = {
+        CompressionParameter.compression_level: level,
+        CompressionParameter.window_log: EVENT_WINDOW_LOG,
+        CompressionParameter.hash_log: _EVENT_ZSTD_HASH_LOG,
+        CompressionParameter.chain_log: _EVENT_ZSTD_HASH_LOG,
+        CompressionParameter.search_log: _EVENT_ZSTD_SEARCH_LOG,
+        CompressionParameter.strategy: Strategy.lazy,
+    }
+    return ZstdCompressor(options=options)
+
+
 def _new_compressor(level: int, *, window_log: int | None = None) -> ZstdCompressor:
     if window_log is None and level >= _FIRST_LEVEL_WITH_LARGER_WINDOW:
         window_log = _MAX_WINDOW_LOG
@@ -212,16 +272,21 @@ class ZstdEncoder:
     """``zstd`` (RFC 8878, RFC 9659) with the window capped at 8 MB."""
 
     encoding: ClassVar[str] = "zstd"
-    __slots__ = ("_compressor", "_level")
+    __slots__ = ("_compressor", "_events", "_level")
 
-    def __init__(self, level: int) -> None:
+    def __init__(self, level: int, *, events: bool = False) -> None:
         self._level = level
+        self._events = events
         self._compressor: ZstdCompressor | None = None  # made on first use
 
     def _stream(self) -> ZstdCompressor:
         c = self._compressor
         if c is None:
-            c = self._compressor = _new_compressor(self._level, window_log=STREAM_WINDOW_LOG)
+            if self._events:
+                c = _event_compressor(self._level)
+            else:
+                c = _new_compressor(self._level, window_log=STREAM_WINDOW_LOG)
+            self._compressor = c
         return c
 
     def compress(self, chunk: bytes) -> bytes:
@@ -231,8 +296,10 @@ class ZstdEncoder:
         return self._stream().compress(chunk, ZstdCompressor.FLUSH_BLOCK)
 
     def finish(self, chunk: bytes = b"") -> bytes:
-        if self._compressor is not None:
-            return self._compressor.compress(chunk, ZstdCompressor.FLUSH_FRAME)
+        c = self._compressor
+        if c is not None:
+            self._compressor = None  # spent: its memory goes now, not with the encoder
+            return c.compress(chunk, ZstdCompressor.FLUSH_FRAME)
         # A whole body: one FLUSH_FRAME call on a frame's first input lets zstd record
         # the content size and shrink the window to the input, as zstd.compress() does.
         if len(chunk) > _REUSE_MAX:

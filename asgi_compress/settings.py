@@ -25,7 +25,7 @@ from ._validation import (
     path_patterns,
     seconds,
 )
-from .encoders import ENCODERS, Encoder
+from .encoders import ENCODERS, EncoderFactory
 from .mediatypes import DEFAULT_MIMETYPES, FLASK_COMPRESS_MIMETYPES, MediaTypeFilter
 
 if TYPE_CHECKING:
@@ -154,7 +154,8 @@ class Settings:
             through untouched, without ``Vary``.
         on_response: called with a :class:`~asgi_compress.CompressionReport` for each
             response; ``None`` costs nothing.
-        encoders: coding -> zero-argument factory of its encoder, for the codings in use.
+        encoders: coding -> factory of its encoder (``events=True``: an event stream's), for
+            the codings in use.
 
     Raises:
         TypeError: a value of the wrong type.
@@ -187,7 +188,7 @@ class Settings:
     decompress_requests: bool = False
     request_max_size: int = DEFAULT_REQUEST_MAX_SIZE
     request_max_ratio: int = DEFAULT_REQUEST_MAX_RATIO
-    encoders: Mapping[str, Callable[[], Encoder]] = field(init=False, repr=False, compare=False)
+    encoders: Mapping[str, EncoderFactory] = field(init=False, repr=False, compare=False)
     _media_filter: MediaTypeFilter = field(init=False, repr=False, compare=False)
     _known_types: dict[str, bool] = field(init=False, repr=False, compare=False)
     _path_filter: PathFilter = field(init=False, repr=False, compare=False)
@@ -300,7 +301,7 @@ def _normalize(options: Mapping[str, Any], *, name: Callable[[str], str]) -> dic
     return values
 
 
-def _encoder_factories(s: Settings) -> dict[str, Callable[[], Encoder]]:
+def _encoder_factories(s: Settings) -> dict[str, EncoderFactory]:
     params: dict[str, dict[str, int]] = {
         "gzip": {"level": s.level},
         "deflate": {"level": s.deflate_level},
