@@ -27,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -36,7 +36,15 @@ import pytest
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
 
-__all__ = ["SERVER_KINDS", "ServerError", "serve", "server_command", "server_unavailable_reason"]
+__all__ = [
+    "SERVER_KINDS",
+    "ServerError",
+    "free_port",
+    "run_server",
+    "serve",
+    "server_command",
+    "server_unavailable_reason",
+]
 
 SERVER_KINDS = ("uvicorn-h11", "uvicorn-httptools", "hypercorn", "granian")
 """The servers ``serve()`` knows: uvicorn on each of its HTTP/1.1 parsers, hypercorn, granian."""
@@ -117,10 +125,39 @@ def serve(
     Call it from the main thread: the server is told to stop when the thread that started it
     ends (``PR_SET_PDEATHSIG`` follows the parent thread, not the process).
     """
-    port = _free_port()
+    port = free_port()
+    with run_server(
+        server_command(kind, app, port),
+        port,
+        kind,
+        env=env,
+        cwd=cwd,
+        startup_timeout=startup_timeout,
+        shutdown_timeout=shutdown_timeout,
+    ) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def run_server(
+    command: Sequence[str],
+    port: int,
+    name: str,
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+    startup_timeout: float = 20.0,
+    shutdown_timeout: float = 5.0,
+) -> Iterator[str]:
+    """Run ``command``, an HTTP server that listens on 127.0.0.1:``port``; yield its base URL.
+
+    What :func:`serve` does for the ASGI servers, for any server (nginx, varnishd in
+    tests/test_proxies.py): the same wait until it answers HTTP, and the same stop of its whole
+    process group however the block is left. ``name`` labels its errors.
+    """
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(
-            server_command(kind, app, port),
+            list(command),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -130,13 +167,14 @@ def serve(
             preexec_fn=_die_with_parent(),
         )
         try:
-            _wait_until_serving(process, port, startup_timeout, log, kind)
+            _wait_until_serving(process, port, startup_timeout, log, name)
             yield f"http://127.0.0.1:{port}"
         finally:
             _stop(process, shutdown_timeout)
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port of 127.0.0.1 that nothing listens on now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
