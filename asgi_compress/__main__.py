@@ -4,6 +4,8 @@ Each command lives with its feature and registers itself here (``add_*_command``
 
 - ``warm DIR --cache URL_OR_DIR``: compress static files into a cache ahead of time
   (asgi_compress/cache/warm.py).
+- ``precompress DIR [--codings br,zstd,gzip]``: write precompressed siblings (``app.js.br``)
+  that the middleware serves in place of encoding (asgi_compress/_precompress_command.py).
 - ``train-dictionary SAMPLES_DIR -o FILE``: train a zstd dictionary from sample responses,
   for ``ProvidedDictionary`` (asgi_compress/_train.py, RFC 9842 dcz).
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
+from ._precompress_command import add_precompress_command
 from ._train import add_train_command
 from .cache.warm import add_warm_command
 
@@ -22,6 +25,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m asgi_compress")
     commands = parser.add_subparsers(title="commands", required=True)
     add_warm_command(commands)
+    add_precompress_command(commands)
     add_train_command(commands)
     args = parser.parse_args(argv)
     return int(args.run(args))

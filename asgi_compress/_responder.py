@@ -12,7 +12,8 @@ out. Every transition of a response is here, in :class:`Responder`, and nowhere 
       │
     HELD ──final body, or all declared bytes──> DONE / FINISHING   one-shot (Content-Length)
          ──HOLD_LIMIT bytes held, or flush_delay passed──> STREAMING   a coalesced stream
-         ──pathsend─────────> DONE        the file opened first, then read and encoded
+         ──pathsend─────────> DONE        the file opened first, then its fresh precompressed
+                                          sibling sent, or the file read and encoded
          ──any other type───> PASSING     the held head and bytes go out unchanged first
     any state about to encode ──precondition answered──> DROPPING   our complete 304/412 is
                                                          sent; the app's messages are dropped
@@ -27,6 +28,11 @@ app's ``send`` and that flush never call the server at once: the flush runs
 only while no ``send`` is in progress, and a ``send`` that arrives during a flush waits for it.
 An app that overlaps its own ``send`` calls breaks the ASGI contract, and is told so.
 
+The ASGI path send extension: when the server does not offer it, the middleware offers it to
+the app (``own_pathsend``) so that ``StaticFiles`` names its files, and a path send is then
+carried out here in every state: the file (or its sibling) is read and sent as body messages,
+so no ``http.response.pathsend`` reaches a server that did not offer it.
+
 When the client has gone (``http.disconnect`` received by the app or by our watch over a file),
 nothing more is encoded: the app's remaining body messages are dropped.
 
@@ -40,6 +46,7 @@ coding), its preconditions judged on that representation.
 from __future__ import annotations
 
 import enum
+import functools
 import logging
 from io import BufferedReader
 from typing import TYPE_CHECKING
@@ -57,7 +64,8 @@ from ._headers import (
 from ._offload import offload
 from ._output import ResponseOutput
 from ._pause import PauseTimer
-from ._stream import EncodedStream
+from ._precompressed import open_sibling, sibling_codings
+from ._stream import EncodedStream, send_file_chunks, send_file_unencoded
 from .cache import cacheable
 from .dictionaries import DCZ
 from .report import PassReason
@@ -77,6 +85,7 @@ HOLD_LIMIT = 256 * 1024
 within it is answered whole, with a Content-Length and the best ratio."""
 
 _BODY = "http.response.body"
+_PATHSEND = "http.response.pathsend"
 
 
 def _open_binary(path: str) -> BufferedReader:
@@ -109,6 +118,8 @@ class Responder(ResponseOutput):
             for a request that accepts none of our codings.
         scope: the request's scope (its path names the response in reports).
         dictionaries: the request's dictionary transport (RFC 9842), when configured.
+        own_pathsend: the middleware offered the app the path send extension, which the
+            server lacks: a path send is carried out here.
     """
 
     __slots__ = (
@@ -119,6 +130,7 @@ class Responder(ResponseOutput):
         "_held",
         "_hold_limit",
         "_observed",
+        "_own_pathsend",
         "_policy",
         "_receive",
         "_sending",
@@ -136,6 +148,7 @@ class Responder(ResponseOutput):
         scope: Scope,
         *,
         dictionaries: DictionaryLayer | None = None,
+        own_pathsend: bool = False,
     ) -> None:
         self._send = send
         self._receive = receive
@@ -153,6 +166,7 @@ class Responder(ResponseOutput):
         self._reason: PassReason | None = None
         self._coding: str | None = None
         self._dictionaries = dictionaries
+        self._own_pathsend = own_pathsend
 
     # -- the two ASGI callables the app is given --------------------------------------------
 
@@ -164,7 +178,11 @@ class Responder(ResponseOutput):
         return message
 
     async def send(self, message: Message) -> None:
-        if self._state is _PASSING and message["type"] != "http.response.start":
+        if (
+            self._state is _PASSING
+            and message["type"] != "http.response.start"
+            and (message["type"] != _PATHSEND or not self._own_pathsend)
+        ):
             # Transparent from here on: no state is kept between messages, so nothing of ours
             # can interleave (a pause flush never runs once passing).
             if self._observed and message["type"] == _BODY:
@@ -183,19 +201,12 @@ class Responder(ResponseOutput):
             kind = message["type"]
             state = self._state
             if kind == _BODY:
-                if state is _STREAMING:
-                    await self._stream_body(message)
-                elif state is _HELD:
-                    await self._held_body(message)
-                elif state is _HEAD_ONLY or state is _FINISHING:
-                    await self._send_bodiless(message)
-                elif state is not _DROPPING:
-                    raise self._unexpected(kind)
+                await self._body(message)
             elif kind == "http.response.start":
                 if state is not _START:
                     raise self._unexpected(kind)
                 await self._start_response(message)
-            elif kind == "http.response.pathsend":
+            elif kind == _PATHSEND:
                 await self._pathsend(message)
             elif state is _DROPPING:
                 pass  # our 304/412 announced no trailers and ended the response
@@ -213,6 +224,19 @@ class Responder(ResponseOutput):
                 await self._send(message)
         finally:
             self._sending = False
+
+    async def _body(self, message: Message) -> None:
+        state = self._state
+        if state is _STREAMING:
+            await self._stream_body(message)
+        elif state is _HELD:
+            await self._held_body(message)
+        elif state is _HEAD_ONLY or state is _FINISHING:
+            await self._send_bodiless(message)
+        elif state is _PASSING:  # only from _feed_file: the app's own pass the fast path
+            await self._send(message)
+        elif state is not _DROPPING:
+            raise self._unexpected(message["type"])
 
     def close(self) -> None:
         """The app has returned or failed: stop the timer, report the response, and let its
@@ -452,7 +476,12 @@ class Responder(ResponseOutput):
     async def _pathsend(self, message: Message) -> None:
         state = self._state
         if state is _PASSING:
-            await self._send(message)
+            if self._own_pathsend:
+                file = await offload(_open_binary, message["path"])
+                with file:
+                    await self._pass_file(message, file)
+            else:
+                await self._send(message)
         elif state is _HEAD_ONLY:
             self._state = _DONE
             await self._send({"type": _BODY, "body": b"", "more_body": False})
@@ -471,18 +500,73 @@ class Responder(ResponseOutput):
             if self._state is _HELD:
                 if self._buffer:  # body bytes before a path send: not a file response
                     await self._send_held(PassReason.STARTED_OTHERWISE)
-                    await self._send(message)
+                    await self._pass_file(message, file)
+                    return
+                if self._settings.precompressed and await self._send_sibling(message["path"]):
+                    return
+                if self._own_pathsend:
+                    # As the app would have sent it without the extension: body messages, so
+                    # a whole file is answered (and cached) as a whole body.
+                    await self._feed_file(file)
                     return
                 await self._send_held_as_stream()
                 if self._state is not _STREAMING:  # passed or answered by a precondition
                     if self._state is _PASSING:
-                        await self._send(message)
+                        await self._pass_file(message, file)
                     return
             stream = self._stream
             assert stream is not None
             self._state = _DONE
             if not self._gone and not await stream.send_file(file, self.receive):
                 self._gone = True
+
+    async def _pass_file(self, message: Message, file: BufferedReader) -> None:
+        """The app's path send, unencoded: to a server that offers the extension, else read
+        and sent here."""
+        if not self._own_pathsend:
+            await self._send(message)
+        elif not self._gone and not await send_file_unencoded(file, self._send, self.receive):
+            self._gone = True
+
+    async def _feed_file(self, file: BufferedReader) -> None:
+        """Send a held response's file through the state machine as body messages."""
+
+        async def send_chunk(chunk: bytes) -> None:
+            await self._body({"type": _BODY, "body": chunk, "more_body": True})
+
+        def read_next(size: int) -> bytes | None:
+            return file.read(size) or None
+
+        if not await send_file_chunks(read_next, offload, send_chunk, self.receive):
+            self._gone = True
+            return
+        await self._body({"type": _BODY, "body": b"", "more_body": False})
+
+    async def _send_sibling(self, path: str) -> bool:
+        """Answer a held path send with the file's fresh precompressed sibling, exactly as an
+        encoded whole body would be answered (preconditions first, then the encoded head with
+        the sibling's length). Returns ``False`` when there is none to send."""
+        codings = sibling_codings(self._request.encoding, self._request.stream_encoding)
+        sibling = await offload(functools.partial(open_sibling, path), codings) if codings else None
+        if sibling is None:
+            return False
+        with sibling.file:
+            coding = sibling.coding
+            if await self._send_precondition_answer(coding, stream=False):
+                self._state = _DROPPING
+                return True
+            self._coding = coding
+            self._state = _DONE
+            self._bytes_out = sibling.size
+            length = None if self._start.get("trailers") else sibling.size
+            await self._send_encoded_start(coding, content_length=length)
+            if not self._own_pathsend:
+                await self._send({"type": _PATHSEND, "path": sibling.path})
+            elif not self._gone and not await send_file_unencoded(
+                sibling.file, self._send, self.receive
+            ):
+                self._gone = True
+        return True
 
     # -- HEAD_ONLY, FINISHING and DROPPING -------------------------------------------------
 

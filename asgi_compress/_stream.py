@@ -18,14 +18,22 @@ from typing import TYPE_CHECKING, BinaryIO, ClassVar, NoReturn
 import anyio
 from anyio.lowlevel import checkpoint
 
+from ._offload import offload
+
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Awaitable, Callable
 
     from ._offload import CodecRunner
     from ._types import Receive, Send
     from .encoders import Encoder
 
-__all__ = ["FILE_CHUNK", "FLUSH_BOUND", "EncodedStream"]
+__all__ = [
+    "FILE_CHUNK",
+    "FLUSH_BOUND",
+    "EncodedStream",
+    "send_file_chunks",
+    "send_file_unencoded",
+]
 
 FILE_CHUNK = 256 * 1024
 """How much of a file (ASGI path send) one worker-thread step reads and encodes."""
@@ -132,12 +140,8 @@ class EncodedStream:
     async def send_file(self, file: BinaryIO, receive: Receive) -> bool:
         """Read, encode and send ``file`` to its end, then end the stream. Each read and its
         encoding run on a worker thread (both block); the file is ours to chunk, so nothing
-        is flushed before the end.
-
-        Meanwhile no app reads ``receive``: it is watched for the client leaving, since some
-        servers' ``send`` returns silently once it has, and the file would be read and
-        encoded to its end for nobody. Returns ``False`` when the client left (the stream is
-        then left unended).
+        is flushed before the end. ``receive`` is watched as :func:`send_file_chunks` says.
+        Returns ``False`` when the client left (the stream is then left unended).
         """
         encoder = self._encoder
 
@@ -145,21 +149,56 @@ class EncodedStream:
             data = file.read(size)
             return encoder.compress(data) if data else None
 
-        left = False
-        async with anyio.create_task_group() as watch:
+        sent = await send_file_chunks(encode_next, self._runner.on_thread, self.send_chunk, receive)
+        if not sent:
+            return False
+        await self.end(b"")
+        return True
 
-            async def watch_for_disconnect() -> None:
-                nonlocal left
-                while (await receive())["type"] != "http.disconnect":
-                    pass
-                left = True
-                watch.cancel_scope.cancel()
 
-            watch.start_soon(watch_for_disconnect)
-            while (chunk := await self._runner.on_thread(encode_next, FILE_CHUNK)) is not None:
-                if chunk:
-                    await self.send_chunk(chunk)
+async def send_file_unencoded(file: BinaryIO, send: Send, receive: Receive) -> bool:
+    """Send ``file`` as it is, in body messages, and end the body: what a server that offers
+    the ASGI path send extension does with ``http.response.pathsend``, for one that does not.
+    Returns ``False`` when the client left (the body is then left unended)."""
+
+    def read_next(size: int) -> bytes | None:
+        return file.read(size) or None
+
+    async def send_chunk(chunk: bytes) -> None:
+        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+
+    if not await send_file_chunks(read_next, offload, send_chunk, receive):
+        return False
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
+    return True
+
+
+async def send_file_chunks(
+    next_chunk: Callable[[int], bytes | None],
+    on_thread: Callable[[Callable[[int], bytes | None], int], Awaitable[bytes | None]],
+    send_chunk: Callable[[bytes], Awaitable[None]],
+    receive: Receive,
+) -> bool:
+    """Send ``next_chunk(FILE_CHUNK)`` (run by ``on_thread``) with ``send_chunk`` until it
+    returns ``None``.
+
+    Meanwhile no app reads ``receive``: it is watched for the client leaving, since some
+    servers' ``send`` returns silently once it has, and the file would be read (and
+    encoded) to its end for nobody. Returns ``False`` when the client left.
+    """
+    left = False
+    async with anyio.create_task_group() as watch:
+
+        async def watch_for_disconnect() -> None:
+            nonlocal left
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            left = True
             watch.cancel_scope.cancel()
-        if not left:
-            await self.end(b"")
-        return not left
+
+        watch.start_soon(watch_for_disconnect)
+        while (chunk := await on_thread(next_chunk, FILE_CHUNK)) is not None:
+            if chunk:
+                await send_chunk(chunk)
+        watch.cancel_scope.cancel()
+    return not left

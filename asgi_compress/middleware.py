@@ -70,6 +70,7 @@ _PROMOTE_AFTER = 2  # a body seen once is never recompressed at its cache level
 _VALIDATORS = (b"if-none-match", b"if-match", b"if-modified-since")
 _READ = frozenset((b"accept-encoding", *_VALIDATORS))  # the request headers we read
 _ZEROCOPY = "http.response.zerocopysend"
+_PATHSEND = "http.response.pathsend"
 
 
 class CompressMiddleware:
@@ -243,6 +244,7 @@ class CompressMiddleware:
         if accept:
             encoding, stream_encoding = self._negotiate(accept)
         policy = layer = None
+        own_pathsend = False
         method = scope["method"]
         if encoding is None and stream_encoding is None:
             # Never encoded: Vary is still merged, so that caches keep the variants apart.
@@ -261,10 +263,24 @@ class CompressMiddleware:
                 request = RequestView(encoding, stream_encoding, method == "HEAD", safe, stripped)
             else:
                 request = _plain_request(encoding, stream_encoding, method == "HEAD")
+            if settings.precompressed and _PATHSEND not in (scope.get("extensions") or ()):
+                # Offered so that StaticFiles names its files (the responder then sends a
+                # sibling, or the file, itself); never where exclude_paths passes it through.
+                scope = {**scope, "extensions": {**(scope.get("extensions") or {}), _PATHSEND: {}}}
+                own_pathsend = True
             policy = scope[SCOPE_KEY] = self.new_policy(scope)
             if scope.get(SKIP_KEY):  # skip_compression() from a middleware that ran before us
                 policy.enabled = False
-        responder = Responder(send, receive, request, settings, policy, scope, dictionaries=layer)
+        responder = Responder(
+            send,
+            receive,
+            request,
+            settings,
+            policy,
+            scope,
+            dictionaries=layer,
+            own_pathsend=own_pathsend,
+        )
         try:
             app_send = responder.send if layer is None else layer.wrap(responder.send)
             await app(scope, responder.receive, app_send)

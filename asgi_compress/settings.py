@@ -113,6 +113,7 @@ class Options(TypedDict, total=False):
     decompress_requests: bool
     request_max_size: int
     request_max_ratio: int
+    precompressed: bool
 
 
 FLASK_COMPRESS_OPTIONS: Mapping[str, Any] = MappingProxyType(
@@ -152,6 +153,9 @@ class Settings:
         exclude_paths: path prefixes (whole segments) and compiled regular expressions
             (``search``), checked against ``root_path + path``; matching requests pass
             through untouched, without ``Vary``.
+        precompressed: serve a file's precompressed sibling (``app.js.br``, ``.zst``,
+            ``.gz``) when the app sends the file by path (ASGI path send, as Starlette's
+            ``StaticFiles`` does) and the sibling is not older than the file.
         on_response: called with a :class:`~asgi_compress.CompressionReport` for each
             response; ``None`` costs nothing.
         encoders: coding -> factory of its encoder (``events=True``: an event stream's), for
@@ -188,6 +192,7 @@ class Settings:
     decompress_requests: bool = False
     request_max_size: int = DEFAULT_REQUEST_MAX_SIZE
     request_max_ratio: int = DEFAULT_REQUEST_MAX_RATIO
+    precompressed: bool = True
     encoders: Mapping[str, EncoderFactory] = field(init=False, repr=False, compare=False)
     _media_filter: MediaTypeFilter = field(init=False, repr=False, compare=False)
     _known_types: dict[str, bool] = field(init=False, repr=False, compare=False)
@@ -272,7 +277,7 @@ def _normalize(options: Mapping[str, Any], *, name: Callable[[str], str]) -> dic
         values["flush_delay"] = seconds(
             options["flush_delay"], 0, _MAX_FLUSH_DELAY, name("flush_delay")
         )
-    for option in ("streams", "success_only", "decompress_requests"):
+    for option in ("streams", "success_only", "decompress_requests", "precompressed"):
         if option in options:
             if not isinstance(options[option], bool):
                 raise TypeError(f"{name(option)} must be a bool, got {options[option]!r}")

@@ -380,7 +380,8 @@ async def test_pathsend_not_compressible_is_forwarded(tmp_path: Path) -> None:
     path.write_bytes(BIG)
     pathsend: Message = {"type": "http.response.pathsend", "path": str(path)}
     msgs = [start(content_type="image/png", content_length=len(BIG)), pathsend]
-    rec = await run(CompressMiddleware(app_sending(msgs)), accept_encoding="gzip")
+    scope = make_scope(accept_encoding="gzip", extensions={"http.response.pathsend": {}})
+    rec = await run(CompressMiddleware(app_sending(msgs)), scope)
     assert rec.messages[1] == pathsend
     assert "content-encoding" not in rec.headers
 
