@@ -66,7 +66,16 @@ class Codings:
             tables, as it may sit open and idle for as long as its client listens.
     """
 
-    __slots__ = ("_dcz", "_events", "_ordinary", "_policy", "_runner", "_settings", "_timed")
+    __slots__ = (
+        "_dcz",
+        "_events",
+        "_layer",
+        "_ordinary",
+        "_policy",
+        "_runner",
+        "_settings",
+        "_timed",
+    )
 
     def __init__(
         self,
@@ -81,6 +90,7 @@ class Codings:
         self._timed = timed
         self._events = events
         self._dcz: DczChoice | None = None
+        self._layer: DictionaryLayer | None = None
         self._ordinary: str | None = None
         self._runner: CodecRunner | None = None
 
@@ -100,11 +110,25 @@ class Codings:
         if choice is None:
             return request
         self._dcz = choice
+        self._layer = layer
         self._ordinary = request.encoding  # what a whole body's dcz must beat
         return request._replace(
             encoding=None if request.encoding is None else DCZ,
             stream_encoding=None if request.stream_encoding is None else DCZ,
         )
+
+    def remember_outcome(self, head: ResponseHead, coding: str | None) -> None:
+        """A GET's whole body, weighed as dcz against the ordinary coding, went out in
+        ``coding`` (``None``: unencoded); kept for HEADs of the same strong ETag."""
+        if self._layer is not None and self._ordinary is not None:
+            self._layer.remember(head.etag, self._ordinary, coding or "")
+
+    def recalled_outcome(self, head: ResponseHead) -> str | None:
+        """What :meth:`remember_outcome` kept for this representation (``""``: unencoded),
+        or ``None`` when no GET of it was answered here."""
+        if self._layer is None or self._ordinary is None:
+            return None
+        return self._layer.recall(head.etag, self._ordinary)
 
     def new_encoder(self, coding: str) -> tuple[Encoder, bytes]:
         """A fresh encoder, and the bytes to send before its first output: its BREACH padding
