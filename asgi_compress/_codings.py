@@ -40,11 +40,19 @@ __all__ = ["Codings", "Encoded"]
 
 class Encoded(NamedTuple):
     """A whole body in one coding: ``encoded`` is ``None`` when that did not make it
-    smaller; ``found`` is the response cache's answer, if it was asked."""
+    smaller; ``found`` is the response cache's answer, if it was asked; ``padded``: the
+    random bytes of BREACH padding in ``encoded``."""
 
     coding: str
     encoded: bytes | None
     found: CacheLookup | None
+    padded: int = 0
+
+    @property
+    def size(self) -> int | None:
+        """The encoded length without its random padding: dcz and the ordinary coding are
+        weighed on it, so which of them goes out does not depend on a random draw."""
+        return None if self.encoded is None else len(self.encoded) - self.padded
 
 
 class Codings:
@@ -58,7 +66,16 @@ class Codings:
             tables, as it may sit open and idle for as long as its client listens.
     """
 
-    __slots__ = ("_dcz", "_events", "_ordinary", "_policy", "_runner", "_settings", "_timed")
+    __slots__ = (
+        "_dcz",
+        "_events",
+        "_layer",
+        "_ordinary",
+        "_policy",
+        "_runner",
+        "_settings",
+        "_timed",
+    )
 
     def __init__(
         self,
@@ -73,6 +90,7 @@ class Codings:
         self._timed = timed
         self._events = events
         self._dcz: DczChoice | None = None
+        self._layer: DictionaryLayer | None = None
         self._ordinary: str | None = None
         self._runner: CodecRunner | None = None
 
@@ -92,22 +110,47 @@ class Codings:
         if choice is None:
             return request
         self._dcz = choice
+        self._layer = layer
         self._ordinary = request.encoding  # what a whole body's dcz must beat
         return request._replace(
             encoding=None if request.encoding is None else DCZ,
             stream_encoding=None if request.stream_encoding is None else DCZ,
         )
 
+    def remember_outcome(self, head: ResponseHead, coding: str | None) -> None:
+        """A GET's whole body, weighed as dcz against the ordinary coding, went out in
+        ``coding`` (``None``: unencoded); kept for HEADs of the same strong ETag."""
+        if self._layer is not None and self._ordinary is not None:
+            self._layer.remember(head.etag, self._ordinary, coding or "")
+
+    def recalled_outcome(self, head: ResponseHead) -> str | None:
+        """What :meth:`remember_outcome` kept for this representation (``""``: unencoded),
+        or ``None`` when no GET of it was answered here."""
+        if self._layer is None or self._ordinary is None:
+            return None
+        return self._layer.recall(head.etag, self._ordinary)
+
     def new_encoder(self, coding: str) -> tuple[Encoder, bytes]:
         """A fresh encoder, and the bytes to send before its first output: its BREACH padding
         when ``breach_padding`` is set (a random length, fresh for every response)."""
+        encoder, prefix, _ = self._new_padded_encoder(coding)
+        return encoder, prefix
+
+    def _new_padded_encoder(self, coding: str) -> tuple[Encoder, bytes, int]:
+        """:meth:`new_encoder`, and how many random bytes of padding its prefix holds."""
         dcz = self._dcz
+        encoder: Encoder
         if dcz is not None and coding == DCZ:
-            # No padding: the 40-byte dcz header must open the body (RFC 9842 section 5).
-            return dcz.new_encoder(), b""
-        encoder = self._settings.encoders[coding](events=self._events)
+            # Padded too (issue 16): its padding follows the dcz header, which must open
+            # the body (RFC 9842 section 5).
+            encoder = dcz.new_encoder()
+        else:
+            encoder = self._settings.encoders[coding](events=self._events)
         limit = self._settings.breach_padding
-        return encoder, padding(encoder, secrets.randbelow(limit + 1)) if limit else b""
+        if not limit:
+            return encoder, b"", 0
+        extra = secrets.randbelow(limit + 1)
+        return encoder, padding(encoder, extra), extra
 
     def runner_for(self, coding: str) -> CodecRunner:
         """The runner of this response's codec steps, costed for ``coding``."""
@@ -195,8 +238,8 @@ class Codings:
         made = [await self._find_or_encode(coding, body, cacheable=cacheable)]
         if coding == DCZ and self._ordinary is not None:
             ordinary = await self._find_or_encode(self._ordinary, body, cacheable=cacheable)
-            dcz = made[0].encoded
-            if ordinary.encoded is not None and (dcz is None or len(ordinary.encoded) < len(dcz)):
+            dcz, other = made[0].size, ordinary.size
+            if other is not None and (dcz is None or other < dcz):
                 made.insert(0, ordinary)
             else:
                 made.append(ordinary)
@@ -225,6 +268,7 @@ class Codings:
             )
             if found.encoded is not None:
                 return Encoded(coding, found.encoded, found)
-        encoder, prefix = self.new_encoder(coding)
+        encoder, prefix, padded = self._new_padded_encoder(coding)
         encoded = prefix + await self.runner_for(coding).run(encoder.finish, body)
-        return Encoded(coding, encoded if len(encoded) < len(body) else None, found)
+        smaller = len(encoded) < len(body)  # padding included: an answer never grows
+        return Encoded(coding, encoded if smaller else None, found, padded if smaller else 0)

@@ -113,6 +113,13 @@ class DczEncoder:
             options=options, zstd_dict=_zstd_dict(sha256, data).as_prefix
         )
 
+    def take_header(self) -> bytes:
+        """The 40-byte header, taken out of the output: the caller sends it first, and may
+        put a skippable frame of its own after it (BREACH padding, see ``_padding.py``).
+        Must be called before the encoder returned any bytes; later calls return ``b""``."""
+        header, self._header = self._header, b""
+        return header
+
     def _with_header(self, out: bytes) -> bytes:
         header = self._header
         if header:

@@ -10,6 +10,9 @@ without any I/O (``tests/test_decide.py``).
 2. A held response then becomes a whole body (:func:`decide_whole`: one-shot, Content-Length
    and only-if-smaller apply) or a stream (:func:`decide_stream`), depending on whether the
    app's body ends before the responder's hold ends.
+3. A HEAD is answered with the head its GET would get. When that depends on the body (a
+   dictionary the client holds: GET sends dcz or the ordinary coding, whichever is smaller,
+   issue 12), its head is held like GET's, and :func:`decide_head_body` reads its body.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import enum
 from typing import NamedTuple
 
 from ._headers import ResponseHead
+from .dictionaries import DCZ
 from .report import PassReason
 from .settings import Settings
 
@@ -26,6 +30,7 @@ __all__ = [
     "Action",
     "Decision",
     "RequestView",
+    "decide_head_body",
     "decide_start",
     "decide_stream",
     "decide_whole",
@@ -119,6 +124,10 @@ def decide_start(
         if length is None:
             return PASS[PassReason.SIZE]
         coding = request.encoding
+        if coding == DCZ:
+            # GET's whole body goes out as dcz or as the ordinary coding, whichever is
+            # smaller: hold the head, as GET's is, until the body tells.
+            return HOLD
         return Decision(Action.HEAD_ONLY, coding) if coding else PASS[PassReason.NOT_ACCEPTED]
     if request.encoding is None and request.stream_encoding is None:
         return PASS[PassReason.NOT_ACCEPTED]
@@ -146,3 +155,34 @@ def decide_stream(request: RequestView) -> Decision:
     """The fate of a held response whose body turned out to be a stream."""
     coding = request.stream_encoding
     return Decision(Action.STREAM, coding) if coding else PASS[PassReason.NOT_ACCEPTED]
+
+
+def decide_head_body(
+    size: int,
+    head: ResponseHead,
+    request: RequestView,
+    settings: Settings,
+    *,
+    known: str | None = None,
+) -> Decision:
+    """The fate of a held HEAD whose body ended after ``size`` bytes.
+
+    Args:
+        known: the coding a GET of the same strong ETag went out in (``""``: unencoded),
+            when one was answered here.
+
+    Returns:
+        With the whole body (``size`` is the Content-Length: some frameworks send it on HEAD
+        and the server drops it), ``ONE_SHOT``: judged as GET's whole body is, dcz weighed
+        against the ordinary coding. Without it, what GET sent if known; else the head GET
+        sends for a body it cannot weigh (one too long to hold, or streamed):
+        ``request.encoding``'s, without a Content-Length.
+    """
+    coding = request.encoding
+    if coding is None:
+        return PASS[PassReason.NOT_ACCEPTED]
+    if size == head.content_length:
+        return Decision(Action.ONE_SHOT, coding)
+    if known == "":
+        return PASS[PassReason.NOT_SMALLER]
+    return Decision(Action.HEAD_ONLY, known or coding)

@@ -10,7 +10,10 @@ after looking the client's ``Available-Dictionary`` up in the store once. The la
   identity body of a dictionary, however many messages it comes in, or reads the file of an
   ``http.response.pathsend`` on a worker thread, and stores it once the response went out;
 - answers the responder's one question, once the responder has decided to encode
-  (:meth:`DictionaryLayer.choose`): the :class:`DczChoice` to answer ``dcz`` with, or ``None``.
+  (:meth:`DictionaryLayer.choose`): the :class:`DczChoice` to answer ``dcz`` with, or ``None``;
+- remembers which coding a GET's whole body went out in (dcz or the ordinary coding, the
+  smaller), per strong ETag, so that a HEAD without a body can say the same
+  (:class:`DczOutcomes`).
 
 :func:`serve_dictionary` is the app that answers at a provided dictionary's ``url_path``.
 """
@@ -36,7 +39,13 @@ if TYPE_CHECKING:
     from ._types import ASGIApp, Headers, Message, Receive, Scope, Send
     from .dictionary_options import DictionarySettings, ProvidedDictionary
 
-__all__ = ["AVAILABLE_DICTIONARY_VARY", "DczChoice", "DictionaryLayer", "serve_dictionary"]
+__all__ = [
+    "AVAILABLE_DICTIONARY_VARY",
+    "DczChoice",
+    "DczOutcomes",
+    "DictionaryLayer",
+    "serve_dictionary",
+]
 
 AVAILABLE_DICTIONARY_VARY = (b"vary", b"available-dictionary")
 """Added to every dcz answer, next to Vary: Accept-Encoding (RFC 9842 section 6.2)."""
@@ -60,6 +69,35 @@ class DczChoice(NamedTuple):
 
     def new_encoder(self) -> DczEncoder:
         return DczEncoder(self.dictionary.data, self.dictionary.sha256, self.level)
+
+
+_OutcomeKey = tuple[str, bytes, bytes, str]
+
+
+class DczOutcomes:
+    """The coding GET answers went out in, by (path, strong ETag, dictionary, ordinary
+    coding); ``""`` for unencoded. Bounded: the oldest entry goes first.
+
+    A strong ETag names the identity bytes (RFC 9110 section 8.8.3), and the choice between
+    dcz and the ordinary coding is a function of those bytes, so a HEAD of the same tag
+    gets the same answer without its body.
+    """
+
+    __slots__ = ("_entries", "_max_entries")
+
+    def __init__(self, max_entries: int = 1024) -> None:
+        self._entries: dict[_OutcomeKey, str] = {}
+        self._max_entries = max_entries
+
+    def get(self, key: _OutcomeKey) -> str | None:
+        return self._entries.get(key)
+
+    def put(self, key: _OutcomeKey, coding: str) -> None:
+        entries = self._entries
+        entries.pop(key, None)
+        entries[key] = coding
+        if len(entries) > self._max_entries:
+            entries.pop(next(iter(entries)), None)
 
 
 class DictionaryLayer:
@@ -121,6 +159,24 @@ class DictionaryLayer:
         """The dictionary to answer ``dcz`` with; asked once the response is to be encoded."""
         chosen = choose_dictionary(self._request, self._facts, self._found)
         return None if chosen is None else DczChoice(chosen, self._settings.level)
+
+    def remember(self, etag: bytes | None, ordinary: str, coding: str) -> None:
+        """A GET's whole body went out in ``coding`` (``""``: unencoded), ``ordinary`` being
+        the coding dcz was weighed against."""
+        key = self._outcome_key(etag, ordinary)
+        if key is not None:
+            self._settings.outcomes.put(key, coding)
+
+    def recall(self, etag: bytes | None, ordinary: str) -> str | None:
+        """What :meth:`remember` kept for this representation, or ``None``."""
+        key = self._outcome_key(etag, ordinary)
+        return None if key is None else self._settings.outcomes.get(key)
+
+    def _outcome_key(self, etag: bytes | None, ordinary: str) -> _OutcomeKey | None:
+        found = self._found
+        if etag is None or not etag.startswith(b'"') or found is None:
+            return None  # a weak tag names equivalent bytes, not the same ones
+        return (self._request.path, etag, found.sha256, ordinary)
 
     def _start_headers(self, status: int, headers: Headers) -> Headers:
         """The response's headers with ``Use-As-Dictionary`` and ``Link`` added as needed."""

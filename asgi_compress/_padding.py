@@ -13,15 +13,20 @@ length modulo that step visible):
   5, 6, 7 and 9 bytes reach every length from 9 up.
 - br: after a flush, a metadata meta-block (RFC 7932 section 9.2), which decoders skip.
 - zstd: a skippable frame before the data frame (RFC 8878 section 3.1.2).
+- dcz: the same skippable frame, after the 40-byte dcz header, which must open the body
+  (RFC 9842 section 5). The rest is then two frames (zstd data is one or more frames, RFC
+  8878 section 3.1); Chromium's decoder reads every frame, with the dictionary loaded for
+  the whole stream. A decoder that stops after one frame would not see the content.
 
-The padding goes first, before any data: the length varies from the first byte and no
-decoder sees padding between two pieces of content.
+The padding goes first (for dcz, right after its header), before any data: the length
+varies from the first byte and no decoder sees padding between two pieces of content.
 """
 
 from __future__ import annotations
 
 import struct
 
+from ._dcz import DczEncoder
 from .encoders import Encoder
 
 __all__ = ["padding"]
@@ -42,7 +47,8 @@ def padding(encoder: Encoder, extra: int) -> bytes:
     """Bytes to send first for a fresh ``encoder``: its stream start plus padding.
 
     The result makes the encoded body ``extra`` bytes longer than it would otherwise be, plus
-    a fixed amount per coding (gzip/deflate 14 bytes, br 1-2, zstd 8); only ``extra`` varies.
+    a fixed amount per coding (gzip/deflate 14 bytes, br 1-2, zstd and dcz 8); only ``extra``
+    varies.
     Must be called before the encoder has been given any data.
     """
     if encoder.encoding in ("gzip", "deflate"):
@@ -50,8 +56,15 @@ def padding(encoder: Encoder, extra: int) -> bytes:
     if encoder.encoding == "br":
         return encoder.flush() + _brotli_metadata(extra)
     if encoder.encoding == "zstd":
-        return struct.pack("<II", _ZSTD_SKIPPABLE_MAGIC, extra) + bytes(extra)
+        return _zstd_skippable(extra)
+    if isinstance(encoder, DczEncoder):
+        return encoder.take_header() + _zstd_skippable(extra)
     raise ValueError(f"no padding form for {encoder.encoding!r}")  # pragma: no cover
+
+
+def _zstd_skippable(size: int) -> bytes:
+    """A zstd skippable frame carrying ``size`` zero bytes (8 bytes of frame header more)."""
+    return struct.pack("<II", _ZSTD_SKIPPABLE_MAGIC, size) + bytes(size)
 
 
 def _deflate_blocks(size: int) -> bytes:

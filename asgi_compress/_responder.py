@@ -40,7 +40,9 @@ Dictionary transport (RFC 9842): when the middleware gives a :class:`DictionaryL
 start decides to encode (HELD, STREAMING or HEAD_ONLY), the layer may choose a dictionary the
 client holds; the request's codings then become ``dcz``. A stream is sent as dcz; a whole body
 is encoded both ways and the smaller goes out (issue 12: dcz only when it beats the ordinary
-coding), its preconditions judged on that representation.
+coding), its preconditions judged on that representation. A HEAD is then held like its GET
+(issue 16), takes the same transitions, and sends only the head it reaches: its own body, if
+the app sent one, is weighed as GET's; without it, ``decide_head_body`` says which head.
 """
 
 from __future__ import annotations
@@ -290,9 +292,12 @@ class Responder(ResponseOutput):
                 settings, policy, timed=self._observed, events=action is Action.STREAM
             )
             if self._dictionaries is not None:
-                self._request = codings.choose_dcz(self._dictionaries, self._request)
-                if decision.coding is not None and self._request.encoding == DCZ:
-                    decision = decision._replace(coding=DCZ)
+                request = self._request = codings.choose_dcz(self._dictionaries, self._request)
+                if request.encoding == DCZ:  # the same judgement of the dcz request
+                    decision = _decide.decide_start(
+                        self._status, head, request, settings, enabled=enabled
+                    )
+                    action = decision.action
         if action is Action.PASS:
             self._reason = decision.reason
             self._state = _PASSING
@@ -343,7 +348,10 @@ class Responder(ResponseOutput):
             if streamed:
                 body = b"".join((*self._buffer, body))
                 self._buffer = []
-            await self._send_whole(body, more=more, streamed=streamed)
+            if self._request.is_head:
+                await self._send_head_of_body(body, more=more, streamed=streamed)
+            else:
+                await self._send_whole(body, more=more, streamed=streamed)
             return
         if not body:
             return  # an empty message decides nothing and writes nothing
@@ -360,10 +368,36 @@ class Responder(ResponseOutput):
         else:
             self._touch_timer()
 
+    async def _send_head_of_body(self, body: bytes, *, more: bool, streamed: bool) -> None:
+        """Answer a held HEAD whose body ended: the head GET's would have, and no body."""
+        head, codings = self._head, self._codings
+        assert head is not None and codings is not None
+        decision = _decide.decide_head_body(
+            len(body), head, self._request, self._settings, known=codings.recalled_outcome(head)
+        )
+        if decision.action is Action.ONE_SHOT:
+            await self._send_whole(body, more=more, streamed=streamed)
+            return
+        if decision.action is Action.PASS:
+            self._reason = decision.reason
+            self._state = _PASSING
+            await self._send_unencoded(b"", more=more, streamed=streamed)
+            return
+        coding = decision.coding
+        assert coding is not None
+        if await self._send_precondition_answer(coding, stream=streamed):
+            self._state = _DROPPING
+            return
+        self._coding = coding
+        self._state = _HEAD_ONLY
+        await self._send_encoded_start(coding, content_length=None)
+        await self._send_bodiless({"type": _BODY, "more_body": more})
+
     async def _send_whole(self, body: bytes, *, more: bool, streamed: bool) -> None:
         """Answer a held response whose whole body is known: encoded with its length, or as
-        it came. ``more``: the app's empty final message is still to come. ``streamed``: the
-        app sent it in several messages, which counts as a stream for conditionals."""
+        it came (a HEAD's head only). ``more``: the app's empty final message is still to
+        come. ``streamed``: the app sent it in several messages, which counts as a stream for
+        conditionals."""
         assert self._head is not None
         decision = _decide.decide_whole(len(body), self._head, self._request, self._settings)
         if decision.action is Action.PASS:
@@ -390,11 +424,14 @@ class Responder(ResponseOutput):
             self._state = _DROPPING
             return
         encoded = winner.encoded
+        if coding == DCZ and not self._request.is_head:
+            codings.remember_outcome(self._head, None if encoded is None else winner.coding)
         self._cached = winner.found is not None and winner.found.hit
+        head_only = self._request.is_head
         if encoded is None:
             self._reason = PassReason.NOT_SMALLER
             self._state = _PASSING
-            await self._send_unencoded(body, more=more, streamed=streamed)
+            await self._send_unencoded(b"" if head_only else body, more=more, streamed=streamed)
         else:
             self._coding = coding = winner.coding
             self._state = _FINISHING if more else _DONE
@@ -402,7 +439,8 @@ class Responder(ResponseOutput):
             length = None if self._start.get("trailers") else len(encoded)
             self._bytes_out = len(encoded)
             await self._send_encoded_start(coding, content_length=length)
-            await self._send({"type": _BODY, "body": encoded, "more_body": more})
+            sent = b"" if head_only else encoded
+            await self._send({"type": _BODY, "body": sent, "more_body": more})
         await codings.store(made)
 
     async def _send_held_as_stream(self) -> None:
@@ -417,6 +455,11 @@ class Responder(ResponseOutput):
             self._state = _DROPPING
             return
         self._coding = coding
+        if self._request.is_head:  # a HEAD held like its GET: the stream's head, no body
+            self._state = _HEAD_ONLY
+            self._buffer = []
+            await self._send_encoded_start(coding, content_length=None)
+            return
         self._state = _STREAMING
         stream = await self._send_stream_start(coding, flush_each=not self._settings.flush_delay)
         held, self._buffer = b"".join(self._buffer), []
@@ -510,9 +553,11 @@ class Responder(ResponseOutput):
                     await self._feed_file(file)
                     return
                 await self._send_held_as_stream()
-                if self._state is not _STREAMING:  # passed or answered by a precondition
+                if self._state is not _STREAMING:  # passed, answered, or a HEAD's head sent
                     if self._state is _PASSING:
                         await self._pass_file(message, file)
+                    elif self._state is _HEAD_ONLY:
+                        await self._send_bodiless({"type": _BODY})
                     return
             stream = self._stream
             assert stream is not None

@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._dictionary_layer import DczOutcomes
 from ._dictionary_store import Dictionary, DictionaryStore
 from ._types import Headers
 from ._urlpattern import MatchPattern
@@ -104,13 +105,14 @@ class DictionarySettings:
     """The validated dictionary options; build it with :meth:`from_options`.
 
     ``store`` holds the dictionaries taken from responses; provided ones are looked up first
-    and never evicted.
+    and never evicted. ``outcomes``: which coding GET answers went out in, for HEAD.
     """
 
     patterns: tuple[MatchPattern, ...] = ()
     provided: tuple[ProvidedDictionary, ...] = ()
     level: int = 3
     store: DictionaryStore = field(default_factory=DictionaryStore, compare=False)
+    outcomes: DczOutcomes = field(default_factory=DczOutcomes, compare=False)
 
     @classmethod
     def from_options(

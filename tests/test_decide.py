@@ -11,6 +11,7 @@ from asgi_compress._decide import (
     Action,
     Decision,
     RequestView,
+    decide_head_body,
     decide_start,
     decide_stream,
     decide_whole,
@@ -19,6 +20,7 @@ from asgi_compress._headers import ResponseHead
 
 BOTH = RequestView("br", "gzip")
 HEAD = RequestView("br", "gzip", is_head=True)
+DCZ_HEAD = RequestView("dcz", "dcz", is_head=True)
 STRIPPED = RequestView("br", "br", stripped={b'"a"': b'"a:br"'})
 NOTHING = RequestView(None, None)
 EXCLUDED = RequestView(None, None, excluded=True)
@@ -126,6 +128,16 @@ def passes(reason: R) -> Decision:
             id="head-with-length",
         ),
         pytest.param(200, [HTML], HEAD, MW, True, passes(R.SIZE), id="head-no-length"),
+        pytest.param(
+            200,
+            [HTML, ("content-length", "5000")],
+            DCZ_HEAD,
+            MW,
+            True,
+            HOLD,
+            id="dcz-head-waits-for-its-body",
+        ),
+        pytest.param(200, [HTML], DCZ_HEAD, MW, True, passes(R.SIZE), id="dcz-head-no-length"),
         pytest.param(200, [HTML], NOTHING, MW, True, passes(R.NOT_ACCEPTED), id="none-accepted"),
     ],
 )
@@ -171,3 +183,20 @@ def test_decide_whole(
 def test_decide_stream_uses_the_streaming_coding() -> None:
     assert decide_stream(BOTH) == Decision(Action.STREAM, "gzip")
     assert decide_stream(RequestView("br", None)) == passes(R.NOT_ACCEPTED)
+
+
+@pytest.mark.parametrize(
+    ("size", "known", "expected"),
+    [
+        pytest.param(5000, None, Decision(Action.ONE_SHOT, "dcz"), id="whole-body-weighed"),
+        pytest.param(5000, "br", Decision(Action.ONE_SHOT, "dcz"), id="body-beats-memory"),
+        pytest.param(0, "br", Decision(Action.HEAD_ONLY, "br"), id="get-sent-br"),
+        pytest.param(0, "dcz", Decision(Action.HEAD_ONLY, "dcz"), id="get-sent-dcz"),
+        pytest.param(0, "", passes(R.NOT_SMALLER), id="get-sent-unencoded"),
+        pytest.param(0, None, Decision(Action.HEAD_ONLY, "dcz"), id="nothing-known-like-a-stream"),
+        pytest.param(120, None, Decision(Action.HEAD_ONLY, "dcz"), id="partial-body-is-no-body"),
+    ],
+)  # fmt: skip
+def test_decide_head_body(size: int, known: str | None, expected: Decision) -> None:
+    declared = head(HTML, ("content-length", "5000"))
+    assert decide_head_body(size, declared, DCZ_HEAD, MW, known=known) == expected

@@ -131,6 +131,22 @@ def test_chromium_fetches_json_with_the_trained_dictionary(browser: Browser, bas
         assert errors == []
 
 
+def test_chromium_decodes_padded_dcz(browser: Browser, base_url: str) -> None:
+    """Issue 16: with breach_padding, a skippable frame follows the dcz header; Chromium
+    reads past it with the dictionary and gets the exact text, whatever the length."""
+    with fresh_page(browser) as (page, errors):
+        page.goto(base_url + "/api.html")
+        wait_until_dictionary_offered(page, base_url, "/api/probe")
+        for _ in range(8):
+            text = page.evaluate("() => fetch('/api/padded/7').then(r => r.text())")
+            assert text.encode() == item(7)
+        answers = seen(base_url, "/api/padded/7")[-8:]
+        assert [a["content-encoding"] for a in answers] == ["dcz"] * 8
+        # 8 draws from 65 padding lengths: fewer than 4 distinct has a chance near 1e-6.
+        assert len({a["length"] for a in answers}) >= 4
+        assert errors == []
+
+
 def get_raw(client: httpx.Client, url: str, headers: dict[str, str]) -> tuple[httpx.Headers, bytes]:
     """GET without httpx's decoding: the head and the body as sent."""
     with client.stream("GET", url, headers=headers) as response:

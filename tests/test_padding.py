@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import sys
+
 import pytest
 
 from asgi_compress import CompressMiddleware
@@ -9,6 +12,20 @@ from asgi_compress._padding import padding
 from asgi_compress.settings import Settings
 
 from .conftest import ENCODINGS, Decoder, app_sending, body, decode, run, start, text
+from .test_dictionaries import bundle
+from .test_dictionary_middleware import (
+    CACHEABLE,
+    CHROMIUM_AE,
+    JS,
+    available,
+    middleware,
+    store_v1,
+)
+
+if sys.version_info >= (3, 14):
+    from compression import zstd
+else:
+    from backports import zstd
 
 PAGE = text(6000)
 
@@ -56,3 +73,37 @@ async def test_padded_streams_still_decode_each_message_on_arrival(encoding: str
     assert b"".join(arrived) == b"".join(chunks)
     assert [a for a in arrived if a] == chunks
     assert decoder.eof
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["whole", "stream"])
+async def test_dcz_answers_are_padded_after_their_header(streamed: bool) -> None:
+    """Issue 16: a client holding a dictionary must not get an exact length oracle. The
+    padding is a skippable frame right after the 40-byte dcz header, which stays first."""
+    v2 = bundle(2)
+    if streamed:
+        chunks = [v2[i : i + 30_000] for i in range(0, len(v2), 30_000)]
+        messages = [start(200, JS, [CACHEABLE]), *(body(c, True) for c in chunks), body()]
+    else:
+        messages = [start(200, JS, [CACHEABLE]), body(v2)]
+    mw = middleware(messages, breach_padding=256, flush_delay=0)
+    await store_v1(mw)
+    header = b"\x5e\x2a\x4d\x18\x20\x00\x00\x00" + hashlib.sha256(bundle(1)).digest()
+    lengths: dict[str, set[int]] = {"dcz": set(), "zstd": set()}
+    for _ in range(20):
+        for held, accept in (([available(bundle(1))], CHROMIUM_AE), ([], "zstd")):
+            rec = await run(mw, path="/static/app.v2.js", headers=held, accept_encoding=accept)
+            coding = rec.headers["content-encoding"]
+            assert coding == ("dcz" if held else "zstd")
+            lengths[coding].add(len(rec.body))
+            if coding == "zstd":
+                assert decode("zstd", rec.body) == v2
+                continue
+            assert rec.body[:40] == header  # RFC 9842 section 5: what Chromium checks first
+            frame = int.from_bytes(rec.body[40:44], "little")
+            assert frame & 0xFFFFFFF0 == 0x184D2A50  # the padding: a skippable frame
+            # decompress() reads every frame, as Chromium's stream decoder does.
+            raw = zstd.ZstdDict(bundle(1), is_raw=True)
+            assert zstd.decompress(rec.body[40:], zstd_dict=raw) == v2
+    # 20 draws from 257 lengths each: fewer than 10 distinct ones is next to impossible.
+    assert len(lengths["zstd"]) >= 10
+    assert len(lengths["dcz"]) >= 10
