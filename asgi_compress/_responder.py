@@ -261,11 +261,11 @@ class Responder(ResponseOutput):
             self._status, head, self._request, settings, enabled=enabled
         )
         action = decision.action
-        if action is not Action.PASS and action is not Action.NOT_MODIFIED:  # it may encode
+        if action is not Action.PASS:  # it may encode, or answer with its validators
             codings = self._codings = Codings(
                 settings, policy, timed=self._observed, events=action is Action.STREAM
             )
-            if self._dictionaries is not None:
+            if self._dictionaries is not None and action is not Action.NOT_MODIFIED:
                 self._request = codings.choose_dcz(self._dictionaries, self._request)
                 if decision.coding is not None and self._request.encoding == DCZ:
                     decision = decision._replace(coding=DCZ)
@@ -288,7 +288,7 @@ class Responder(ResponseOutput):
         elif action is Action.NOT_MODIFIED:
             self._state = _PASSING
             self._reason = PassReason.STATUS
-            await self._send_not_modified(message, head)
+            await self._send_not_modified(message)
         else:
             coding = decision.coding
             assert coding is not None

@@ -328,7 +328,7 @@ def _response_cache(
 
 def _scope_for_app(scope: Scope, tokens: tuple[str, ...]) -> tuple[Scope, dict[bytes, bytes]]:
     """A copy of the scope with our validator suffixes stripped and zerocopysend withdrawn,
-    and the suffixes stripped (``b'"abc"' -> b'"abc:br"'``, to give a 304 its tag back).
+    and the suffixes stripped (``b'"abc"' -> b"br"``, to give a 304 its tag back).
 
     The suffix (``"abc:br"``) is our doing; the app only knows ``"abc"``. Zero-copy send hands
     the file to the server's socket, which would skip the encoder (ASGI zero-copy extension).
