@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ._headers import VARY_HEADER, ResponseHead
+from ._paths import request_path
 from ._stream import EncodedStream
 from .report import CompressionReport, PassReason, deliver
 
@@ -147,6 +148,6 @@ class ResponseOutput:
             bytes_out=stream.bytes_out if stream is not None else self._bytes_out or self._bytes_in,
             codec_seconds=runner.seconds if runner is not None else 0.0,
             cached=self._cached,
-            path=scope.get("root_path", "") + scope.get("path", ""),
+            path=request_path(scope),
         )
         deliver(report, self._settings.on_response)

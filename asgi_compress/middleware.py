@@ -4,11 +4,12 @@ Theory of operation
 -------------------
 The middleware object holds configuration only. For each HTTP request it first reads the
 headers once (the ASGI spec allows any iterable; the app gets a list), and lets a request
-whose ``root_path + path`` matches ``exclude_paths`` through untouched. Then it negotiates the
-coding from Accept-Encoding (twice at most: the one-shot and the streaming preference lists
-may differ; both are memoized), strips our ETag suffixes from If-None-Match / If-Match so the
-app's own conditional logic keeps working, and hands the app the ``send`` of a fresh
-:class:`~asgi_compress._responder.Responder`, the per-response state machine.
+whose path (from the server's root) matches ``exclude_paths`` through untouched. Then it
+negotiates the coding from Accept-Encoding (twice at most: the one-shot and the streaming
+preference lists may differ; both are memoized), strips our ETag suffixes from
+If-None-Match / If-Match so the app's own conditional logic keeps working, and hands the app
+the ``send`` of a fresh :class:`~asgi_compress._responder.Responder`, the per-response state
+machine.
 
 The app (or a framework extension such as asgi_compress.quart) can steer its own response
 through the :class:`ResponsePolicy` at ``scope["asgi_compress"]``: turn compression off,
@@ -37,7 +38,7 @@ from ._decide import NOTHING_ACCEPTED as _NOTHING_ACCEPTED
 from ._decide import RequestView
 from ._dictionary_layer import DictionaryLayer, serve_dictionary
 from ._headers import strip_validator_suffixes
-from ._paths import full_path
+from ._paths import request_path
 from ._request_body import has_content_encoding, serve_decoded_request
 from ._responder import Responder
 from .cache import DEFAULT_CACHE_LEVELS, DEFAULT_CACHE_MAX_SIZE, DictCache, ResponseCache
@@ -212,9 +213,7 @@ class CompressMiddleware:
             if provided is not None and scope["method"] in _SAFE:
                 # One of ours: answered here, negotiated and encoded like any response.
                 app, dictionaries = serve_dictionary(provided), None
-        if settings.exclude_paths and settings.is_excluded_path(
-            full_path(scope["path"], scope.get("root_path", ""))
-        ):
+        if settings.exclude_paths and settings.is_excluded_path(request_path(scope)):
             # Never compressed, whoever asks: one representation, so no Vary either. Seen by
             # the responder only to be reported.
             if settings.on_response is None and not logger.isEnabledFor(logging.DEBUG):
