@@ -207,10 +207,12 @@ class CompressMiddleware:
             await serve_decoded_request(self, scope, receive, send, settings)
             return
         app = self.app
+        # A scope without a method (a server or test client that leaves it out) is a GET.
+        method = scope.get("method", "GET")
         dictionaries = self.dictionaries
         if dictionaries is not None:
             provided = dictionaries.served_at(scope["path"])
-            if provided is not None and scope["method"] in _SAFE:
+            if provided is not None and method in _SAFE:
                 # One of ours: answered here, negotiated and encoded like any response.
                 app, dictionaries = serve_dictionary(provided), None
         if settings.exclude_paths and settings.is_excluded_path(request_path(scope)):
@@ -242,7 +244,6 @@ class CompressMiddleware:
         if accept:
             encoding, stream_encoding = self._negotiate(accept)
         policy = layer = None
-        method = scope["method"]
         if encoding is None and stream_encoding is None:
             # Never encoded: Vary is still merged, so that caches keep the variants apart.
             request = _HEAD_NOTHING_ACCEPTED if method == "HEAD" else _NOTHING_ACCEPTED
