@@ -40,6 +40,19 @@ __all__ = ["Codings", "Encoded"]
 _DCZ_TOKEN = DCZ.encode() + b"-"  # how a dcz ETag suffix starts: dcz-<hex>
 
 
+def _unmatchable_for_the_app(head: ResponseHead, request: RequestView) -> bool:
+    """Whether the app's ETag is unquoted (``abc``: BlackSheep's) and the client sent our
+    suffixed form of it (``"abc:br"``). We handed the app ``"abc"``, which an app comparing
+    bytes never matches with its ``abc``: its answer to the validator is ours to give, or
+    every revalidation of an encoded response would be a full download."""
+    etag = head.etag
+    return (
+        etag is not None
+        and etag.strip()[:1] != b'"'
+        and held_token(etag, request.stripped) is not None
+    )
+
+
 class Encoded(NamedTuple):
     """A whole body in one coding: ``encoded`` is ``None`` when that did not make it
     smaller; ``found`` is the response cache's answer, if it was asked."""
@@ -171,16 +184,16 @@ class Codings:
         stream: bool,
     ) -> tuple[int, Headers] | None:
         """Our bodiless 304/412 instead of the response encoded with ``coding``, when the
-        policy asks for conditional evaluation and the GET/HEAD's validators say so; the
-        head of that answer, or ``None`` to send the response."""
+        policy asks for conditional evaluation (or the app could not match the validator we
+        handed it: see :func:`_unmatchable_for_the_app`) and the GET/HEAD's validators say
+        so; the head of that answer, or ``None`` to send the response."""
         policy = self._policy
         validators = request.validators
-        if (
-            policy is None
-            or not validators
-            or not policy.evaluate_conditional
-            or (stream and not policy.evaluate_conditional_streams)
-        ):
+        if policy is None or not validators:
+            return None
+        if not (
+            policy.evaluate_conditional and (policy.evaluate_conditional_streams or not stream)
+        ) and not _unmatchable_for_the_app(head, request):
             return None
         etag = head.etag
         if etag is not None:

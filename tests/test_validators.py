@@ -151,3 +151,22 @@ async def test_the_apps_304_with_an_unquoted_etag_gets_the_suffixed_validator() 
         app, make_scope(headers=[("if-none-match", first.headers["etag"])], accept_encoding="br")
     )
     assert (again.status, again.headers["etag"]) == (304, first.headers["etag"])
+
+
+async def test_an_app_comparing_bytes_gets_its_unquoted_validator_answered() -> None:
+    """BlackSheep compares If-None-Match with its unquoted tag byte for byte, so the ``"abc"``
+    we hand it for ``"abc:br"`` never matches: we answer that 304, or every revalidation of an
+    encoded file would download it again. A tag for another representation still does not
+    match, and the identity representation is still the app's to answer."""
+    app = CompressMiddleware(conditional("abc", match=_exact_match))
+    first = await run(app, accept_encoding="br")
+    assert first.headers["etag"] == '"abc:br"'
+    held = await run(app, make_scope(headers=[("if-none-match", '"abc:br"')], accept_encoding="br"))
+    assert (held.status, held.headers["etag"], held.body) == (304, '"abc:br"', b"")
+    other = await run(
+        app, make_scope(headers=[("if-none-match", '"abc:gzip"')], accept_encoding="br")
+    )
+    assert (other.status, other.headers["etag"]) == (200, '"abc:br"')
+    assert decode("br", other.body) == PAGE
+    identity = await run(app, make_scope(headers=[("if-none-match", "abc")]))
+    assert (identity.status, identity.headers["etag"], identity.body) == (304, "abc", b"")
