@@ -53,7 +53,8 @@ def conditional(
 
 
 OPTIONS: list[Any] = [
-    pytest.param(dict, id="plain"),
+    pytest.param(lambda: {"cache": None}, id="no-cache"),
+    pytest.param(dict, id="default-cache"),
     pytest.param(lambda: {"cache": DictCache(), "cache_levels": {"br": 11}}, id="cache-level"),
     pytest.param(lambda: {"cache": DictCache(), "cache_levels": {"gzip": 9}}, id="other-level"),
     pytest.param(lambda: {"cache": DictCache()}, id="cache"),
@@ -94,13 +95,30 @@ async def test_a_cache_level_makes_the_apps_304_weak() -> None:
     assert (again.status, again.headers["etag"]) == (304, 'W/"x:br"')
 
 
+@pytest.mark.parametrize("options", OPTIONS)
+@pytest.mark.parametrize("evaluate", [False, True], ids=["apps-304", "our-304"])
+@pytest.mark.parametrize("held", ['"x:br"', 'W/"x:br"'], ids=["held-strong", "held-weak"])
+async def test_a_304_carries_the_servers_validator_not_the_clients_form(
+    options: Callable[[], dict[str, Any]], evaluate: bool, held: str
+) -> None:
+    """The client's tag may differ in weakness from the one the 200 carries now (it was
+    stored before a cache level was set, or by an intermediary that weakened it): If-None-Match
+    compares weakly, so it matches, and the 304 carries the current 200's validator (RFC 9110
+    section 15.4.5), as our own 304 always did, not the client's form echoed back."""
+    match = (lambda held, tag: False) if evaluate else _weak_match
+    app = CompressMiddleware(conditional('"x"', match=match, evaluate=evaluate), **options())
+    current = (await run(app, accept_encoding="br")).headers["etag"]
+    again = await run(app, make_scope(headers=[("if-none-match", held)], accept_encoding="br"))
+    assert (again.status, again.headers["etag"]) == (304, current)
+
+
 # -- unquoted ETags (BlackSheep's ``str(st_mtime)``), invalid per RFC 9110 section 8.8.3 ------
 
 
 @pytest.mark.parametrize(
     ("options", "sent", "expected"),
     [
-        pytest.param(dict, "1700000000.25", '"1700000000.25:br"', id="strong"),
+        pytest.param(lambda: {"cache": None}, "1700000000.25", '"1700000000.25:br"', id="strong"),
         pytest.param(
             lambda: {"cache": DictCache(), "cache_levels": {"br": 11}},
             "1700000000.25",
@@ -108,7 +126,7 @@ async def test_a_cache_level_makes_the_apps_304_weak() -> None:
             id="cache-level-weak",
         ),
         pytest.param(lambda: {"breach_padding": 16}, "abc", 'W/"abc:br"', id="padding-weak"),
-        pytest.param(dict, " abc ", '"abc:br"', id="spaces-around"),
+        pytest.param(lambda: {"cache": None}, " abc ", '"abc:br"', id="spaces-around"),
         # A weak tag may be shared by every coding, as a quoted weak one is.
         pytest.param(dict, "W/abc", "W/abc", id="weak-kept"),
         pytest.param(dict, 'ab"c', 'ab"c', id="malformed-kept"),
@@ -132,7 +150,8 @@ async def test_our_304_matches_the_suffixed_form_of_an_unquoted_etag() -> None:
     """With conditional evaluation (the Quart extension's default) the client's ``"abc:br"``
     is answered 304 with that tag; the identity tag ``abc`` names another representation and
     does not match the br one. (The app here never answers 304 itself.)"""
-    app = CompressMiddleware(conditional("abc", match=lambda held, tag: False, evaluate=True))
+    never = conditional("abc", match=lambda held, tag: False, evaluate=True)
+    app = CompressMiddleware(never, cache=None)  # no cache: its levels make the tag weak
     held = await run(app, make_scope(headers=[("if-none-match", '"abc:br"')], accept_encoding="br"))
     assert (held.status, held.headers["etag"], held.body) == (304, '"abc:br"', b"")
     for other in ("abc", '"abc"', '"abc:gzip"'):
@@ -144,7 +163,8 @@ async def test_our_304_matches_the_suffixed_form_of_an_unquoted_etag() -> None:
 async def test_the_apps_304_with_an_unquoted_etag_gets_the_suffixed_validator() -> None:
     """An app that reads quotes loosely answers the stripped ``"abc"`` with its own ``abc``:
     the 304 carries the client's ``"abc:br"``, the tag of the 200 it revalidates."""
-    app = CompressMiddleware(conditional("abc", match=lambda held, tag: held.strip(b'"') == tag))
+    loose = conditional("abc", match=lambda held, tag: held.strip(b'"') == tag)
+    app = CompressMiddleware(loose, cache=None)
     first = await run(app, accept_encoding="br")
     assert first.headers["etag"] == '"abc:br"'
     again = await run(
@@ -153,20 +173,29 @@ async def test_the_apps_304_with_an_unquoted_etag_gets_the_suffixed_validator() 
     assert (again.status, again.headers["etag"]) == (304, first.headers["etag"])
 
 
-async def test_an_app_comparing_bytes_gets_its_unquoted_validator_answered() -> None:
+@pytest.mark.parametrize(
+    ("options", "tag"),
+    [
+        pytest.param(lambda: {"cache": None}, '"abc:br"', id="no-cache"),
+        pytest.param(dict, 'W/"abc:br"', id="default-cache-weak"),
+    ],
+)
+async def test_an_app_comparing_bytes_gets_its_unquoted_validator_answered(
+    options: Callable[[], dict[str, Any]], tag: str
+) -> None:
     """BlackSheep compares If-None-Match with its unquoted tag byte for byte, so the ``"abc"``
     we hand it for ``"abc:br"`` never matches: we answer that 304, or every revalidation of an
     encoded file would download it again. A tag for another representation still does not
     match, and the identity representation is still the app's to answer."""
-    app = CompressMiddleware(conditional("abc", match=_exact_match))
+    app = CompressMiddleware(conditional("abc", match=_exact_match), **options())
     first = await run(app, accept_encoding="br")
-    assert first.headers["etag"] == '"abc:br"'
-    held = await run(app, make_scope(headers=[("if-none-match", '"abc:br"')], accept_encoding="br"))
-    assert (held.status, held.headers["etag"], held.body) == (304, '"abc:br"', b"")
+    assert first.headers["etag"] == tag
+    held = await run(app, make_scope(headers=[("if-none-match", tag)], accept_encoding="br"))
+    assert (held.status, held.headers["etag"], held.body) == (304, tag, b"")
     other = await run(
         app, make_scope(headers=[("if-none-match", '"abc:gzip"')], accept_encoding="br")
     )
-    assert (other.status, other.headers["etag"]) == (200, '"abc:br"')
+    assert (other.status, other.headers["etag"]) == (200, tag)
     assert decode("br", other.body) == PAGE
     identity = await run(app, make_scope(headers=[("if-none-match", "abc")]))
     assert (identity.status, identity.headers["etag"], identity.body) == (304, "abc", b"")
