@@ -1,11 +1,11 @@
 """How one response is encoded, once the responder has decided to encode it.
 
 :class:`Codings` answers the responder's questions about the representation it sends: which
-encoder (a dcz one for a dictionary the client holds), which codec runner, which ETag suffix
-and whether the tag must be weak, the encoded head, our own 304/412 if the request's
-preconditions answer first, and a whole body's bytes (from the response cache or encoded
-here; for dcz, the smaller of dcz and the ordinary coding). It sends nothing: the responder
-(``_responder.py``) carries every message out.
+encoder (a dcz one for a dictionary the client holds), which codec runner, which ETag (the
+one rule for its suffix and its weakness), the encoded head, the head of a 304/412 (ours when
+the request's preconditions answer first, or the app's own 304), and a whole body's bytes
+(from the response cache or encoded here; for dcz, the smaller of dcz and the ordinary
+coding). It sends nothing: the responder (``_responder.py``) carries every message out.
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from ._dictionary_layer import AVAILABLE_DICTIONARY_VARY
 from ._headers import (
-    VARY_HEADER,
     ResponseHead,
     compressed_headers,
-    not_modified_headers,
+    held_token,
     precondition_status,
     suffix_etag,
+    validator_answer_headers,
 )
 from ._offload import CodecRunner, ns_per_byte
 from ._padding import padding
@@ -36,6 +36,21 @@ if TYPE_CHECKING:
     from .settings import Settings
 
 __all__ = ["Codings", "Encoded"]
+
+_DCZ_TOKEN = DCZ.encode() + b"-"  # how a dcz ETag suffix starts: dcz-<hex>
+
+
+def _unmatchable_for_the_app(head: ResponseHead, request: RequestView) -> bool:
+    """Whether the app's ETag is unquoted (``abc``: BlackSheep's) and the client sent our
+    suffixed form of it (``"abc:br"``). We handed the app ``"abc"``, which an app comparing
+    bytes never matches with its ``abc``: its answer to the validator is ours to give, or
+    every revalidation of an encoded response would be a full download."""
+    etag = head.etag
+    return (
+        etag is not None
+        and etag.strip()[:1] != b'"'
+        and held_token(etag, request.stripped) is not None
+    )
 
 
 class Encoded(NamedTuple):
@@ -172,11 +187,20 @@ class Codings:
     def weak_etags(self, coding: str) -> bool:
         """Whether the encoded bytes may differ between responses with the same ETag, which
         a strong validator would deny (RFC 9110 section 8.8.1): BREACH padding is random,
-        and with a cache level one body goes out at two levels (a miss, then the hits)."""
+        and with a cache level one body goes out at two levels (a miss, then the hits).
+
+        The one rule for every ETag we send: a 200's, our 304's and the app's 304's."""
         if self._settings.breach_padding:
             return True
         cache = self.cache
         return cache is not None and coding in cache.levels
+
+    def encoded_etag(self, etag: bytes, coding: str, token: bytes | None = None) -> bytes:
+        """The ETag of the representation encoded with ``coding``, made from the app's
+        (``token``: the suffix, when not :meth:`etag_token`'s)."""
+        if token is None:
+            token = self.etag_token(coding)
+        return suffix_etag(etag, token, weak=self.weak_etags(coding))
 
     def encoded_headers(
         self, headers: Headers, head: ResponseHead, coding: str, *, content_length: int | None
@@ -187,8 +211,7 @@ class Codings:
             coding,
             content_length=content_length,
             needs_vary=head.needs_vary,
-            weak_etag=self.weak_etags(coding),
-            etag_token=self.etag_token(coding).decode("latin-1"),
+            etag=None if head.etag is None else self.encoded_etag(head.etag, coding),
         )
         if coding == DCZ:
             result.append(AVAILABLE_DICTIONARY_VARY)  # RFC 9842 section 6.2
@@ -204,31 +227,38 @@ class Codings:
         stream: bool,
     ) -> tuple[int, Headers] | None:
         """Our bodiless 304/412 instead of the response encoded with ``coding``, when the
-        policy asks for conditional evaluation and the GET/HEAD's validators say so; the
-        head of that answer, or ``None`` to send the response."""
+        policy asks for conditional evaluation (or the app could not match the validator we
+        handed it: see :func:`_unmatchable_for_the_app`) and the GET/HEAD's validators say
+        so; the head of that answer, or ``None`` to send the response."""
         policy = self._policy
         validators = request.validators
-        if (
-            policy is None
-            or not validators
-            or not policy.evaluate_conditional
-            or (stream and not policy.evaluate_conditional_streams)
-        ):
+        if policy is None or not validators:
+            return None
+        if not (
+            policy.evaluate_conditional and (policy.evaluate_conditional_streams or not stream)
+        ) and not _unmatchable_for_the_app(head, request):
             return None
         etag = head.etag
         if etag is not None:
-            etag = suffix_etag(etag, self.etag_token(coding), weak=self.weak_etags(coding))
+            etag = self.encoded_etag(etag, coding)
         status = precondition_status(validators, etag, head.last_modified)
         if status is None:
             return None
-        answer = not_modified_headers(headers)
-        answer = [(n, etag if n.lower() == b"etag" and etag else v) for n, v in answer]
-        if status == 412:
-            answer = [(n, v) for n, v in answer if n.lower() not in (b"etag", b"last-modified")]
-            answer.append((b"content-length", b"0"))
-        if head.needs_vary:
-            answer.append(VARY_HEADER)
-        return status, answer
+        return status, validator_answer_headers(status, headers, etag, needs_vary=head.needs_vary)
+
+    def app_not_modified(
+        self, request: RequestView, head: ResponseHead, headers: Headers
+    ) -> Headers:
+        """The head of the app's 304 to a validator we stripped (see
+        :func:`~asgi_compress._headers.strip_validator_suffixes`): its ETag is the one of the
+        representation the client holds, suffixed and weakened as its 200 was."""
+        etag = head.etag
+        if etag is not None:
+            token = held_token(etag, request.stripped)
+            if token is not None:
+                coding = DCZ if token.startswith(_DCZ_TOKEN) else token.decode("latin-1")
+                etag = self.encoded_etag(etag, coding, token)
+        return validator_answer_headers(304, headers, etag, needs_vary=head.needs_vary)
 
     async def whole(self, coding: str, body: bytes, *, cacheable: bool) -> list[Encoded]:
         """The whole body encoded, best first: in ``coding`` (from the response cache when

@@ -47,7 +47,7 @@ class RequestView(NamedTuple):
         validators: the GET/HEAD request's If-None-Match / If-Match / If-Modified-Since as
             sent (our suffixes included); empty for other methods, whose preconditions the
             app alone can judge, since only it knows whether it acted (RFC 9110 13.2.1).
-        stripped: our ETag suffixes removed from the app's view: ``b'"a"' -> b'"a:br"'``.
+        stripped: our ETag suffixes removed from the app's view: ``b'"a"' -> b"br"``.
         excluded: the path is in ``exclude_paths``: never encoded, no Vary.
     """
 

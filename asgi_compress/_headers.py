@@ -15,9 +15,11 @@ __all__ = [
     "ResponseHead",
     "compressed_headers",
     "not_modified_headers",
+    "held_token",
     "precondition_status",
-    "resuffix_etag",
     "strip_validator_suffixes",
+    "suffix_etag",
+    "validator_answer_headers",
     "with_vary",
 ]
 
@@ -109,30 +111,23 @@ def compressed_headers(
     *,
     content_length: int | None,
     needs_vary: bool,
-    weak_etag: bool = False,
-    etag_token: str | None = None,
+    etag: bytes | None = None,
 ) -> Headers:
     """The response head for an encoded body.
 
     Sets Content-Encoding; sets Content-Length to the encoded length or removes it; removes
-    Accept-Ranges (ranges would address the identity bytes); suffixes a strong ETag with the
-    coding, because the encoded representation is a different one (RFC 9110 section 8.8.3),
-    and makes it weak when ``weak_etag`` says the encoded bytes differ on every response
-    (BREACH padding): a strong validator promises identical bytes (section 8.8.1).
-    ``etag_token`` is the suffix when it is not the coding itself: a dcz body's names its
-    dictionary (``:dcz-<hex>``), since each dictionary makes another representation.
+    Accept-Ranges (ranges would address the identity bytes); replaces the ETag with ``etag``,
+    the encoded representation's own (RFC 9110 section 8.8.3: see :func:`suffix_etag`).
     """
-    token = encoding.encode("latin-1")
-    suffix = token if etag_token is None else etag_token.encode("latin-1")
     result: Headers = []
     for name, value in headers:
         lowered = name.lower()
         if lowered == b"content-length" or lowered == b"accept-ranges":
             continue
-        if lowered == b"etag":
-            value = suffix_etag(value, suffix, weak=weak_etag)
+        if lowered == b"etag" and etag is not None:
+            value = etag
         result.append((name, value))
-    result.append((b"content-encoding", token))
+    result.append((b"content-encoding", encoding.encode("latin-1")))
     if content_length is not None:
         result.append((b"content-length", b"%d" % content_length))
     if needs_vary:
@@ -141,11 +136,33 @@ def compressed_headers(
 
 
 def suffix_etag(etag: bytes, token: bytes, *, weak: bool = False) -> bytes:
-    """``"abc"`` -> ``"abc:br"`` (``W/"abc:br"`` when ``weak``); weak and malformed tags are
-    returned unchanged."""
+    """The validator of the representation encoded with ``token``: ``"abc"`` -> ``"abc:br"``
+    (``W/"abc:br"`` when ``weak``). Weak tags, which every coding may share, and malformed
+    ones are returned unchanged.
+
+    An unquoted tag (``abc``: BlackSheep sends its files' mtime so, against RFC 9110 section
+    8.8.3) is read as the opaque-tag it spells, ``"abc"``, so that the encoded representation
+    still gets a validator of its own.
+    """
+    opaque = _strong_opaque(etag)
+    if opaque is None:
+        return etag.strip()
+    return (b'W/"' if weak else b'"') + opaque + b":" + token + b'"'
+
+
+# RFC 9110 section 8.8.3: etagc = %x21 / %x23-7E / obs-text (no space, no DQUOTE).
+_UNQUOTED = re.compile(rb"[\x21\x23-\x7e\x80-\xff]+")
+
+
+def _strong_opaque(etag: bytes) -> bytes | None:
+    """The opaque text of a strong tag, quoted (``"abc"``) or not (``abc``); ``None`` for a
+    weak or malformed one."""
     etag = etag.strip()
-    if len(etag) >= 2 and etag[0] == 0x22 and etag[-1] == 0x22:  # a strong, quoted tag
-        return (b'W/"' if weak else b'"') + etag[1:-1] + b":" + token + b'"'
+    if len(etag) >= 2 and etag[0] == 0x22 and etag[-1] == 0x22:
+        opaque = etag[1:-1]
+        return None if b'"' in opaque else opaque
+    if etag.startswith(b"W/") or _UNQUOTED.fullmatch(etag) is None:
+        return None
     return etag
 
 
@@ -159,14 +176,14 @@ def strip_validator_suffixes(
     match. A ``W/`` before a suffixed tag goes too: we weakened the app's strong tag (cache
     levels, BREACH padding), so the app gets back the tag it issued, and its own If-Match
     (a strong comparison, RFC 9110 section 13.1.1) still matches. Each stripped tag is
-    recorded in ``stripped`` as ``b'"abc"' -> b'W/"abc:br"'``, so a 304 can be given the
-    validator the client holds.
+    recorded in ``stripped`` as ``b'"abc"' -> b"br"`` (its suffix), so that a 304 can be
+    given the validator of the representation the client holds.
     """
     pattern = _suffix_pattern(tuple(tokens))
 
     def strip(match: re.Match[bytes]) -> bytes:
         base = b'"' + match.group(1) + b'"'
-        stripped.setdefault(base, match.group(0))
+        stripped.setdefault(base, match.group(2))
         return base
 
     return pattern.sub(strip, value)
@@ -179,24 +196,17 @@ def _suffix_pattern(tokens: tuple[str, ...]) -> re.Pattern[bytes]:
     pattern = _PATTERNS.get(tokens)
     if pattern is None:
         alternatives = b"|".join(re.escape(t.encode()) for t in tokens)
-        pattern = re.compile(rb'(?:W/)?"([^"]*):(?:' + alternatives + rb')"')
+        pattern = re.compile(rb'(?:W/)?"([^"]*):(' + alternatives + rb')"')
         _PATTERNS[tokens] = pattern
     return pattern
 
 
-def resuffix_etag(
-    headers: Iterable[tuple[bytes, bytes]], stripped: Mapping[bytes, bytes], *, weak: bool = False
-) -> Headers:
-    """Give a 304's ETag back the suffix the client sent, so the client keeps its validator
-    (weak when the encoded bytes are randomized: see :func:`compressed_headers`)."""
-    result: Headers = []
-    for name, value in headers:
-        if name.lower() == b"etag":
-            value = stripped.get(value.strip(), value)
-            if weak and value[:1] == b'"':
-                value = b"W/" + value
-        result.append((name, value))
-    return result
+def held_token(etag: bytes, stripped: Mapping[bytes, bytes]) -> bytes | None:
+    """The suffix of the validator the client sent for the app's ``etag``, when we stripped
+    one (see :func:`strip_validator_suffixes`); ``None`` otherwise. An unquoted app tag is
+    looked up as the opaque-tag it spells, as :func:`suffix_etag` reads it."""
+    opaque = _strong_opaque(etag)
+    return None if opaque is None else stripped.get(b'"' + opaque + b'"')
 
 
 def precondition_status(
@@ -272,3 +282,24 @@ _NOT_IN_304 = frozenset(
 def not_modified_headers(headers: Iterable[tuple[bytes, bytes]]) -> Headers:
     """The headers of a 304 made from a 200's: representation metadata removed."""
     return [(n, v) for n, v in headers if n.lower() not in _NOT_IN_304]
+
+
+def validator_answer_headers(
+    status: int, headers: Iterable[tuple[bytes, bytes]], etag: bytes | None, *, needs_vary: bool
+) -> Headers:
+    """The head of a bodiless 304 or 412, ours or the app's, made from ``headers`` (the
+    200's or the app's 304's): representation metadata removed, the ETag replaced with
+    ``etag`` (the encoded representation's, when there is one), Vary merged.
+
+    A 412 says the request's If-Match named no current representation, so it carries no
+    validator of one, and its empty body its length (RFC 9110 section 15.5.13).
+    """
+    answer = not_modified_headers(headers)
+    if status == 412:
+        answer = [(n, v) for n, v in answer if n.lower() not in (b"etag", b"last-modified")]
+        answer.append((b"content-length", b"0"))
+    elif etag is not None:
+        answer = [(n, etag if n.lower() == b"etag" else v) for n, v in answer]
+    if needs_vary:
+        answer.append(VARY_HEADER)
+    return answer

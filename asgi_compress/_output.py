@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._headers import VARY_HEADER, ResponseHead, not_modified_headers, resuffix_etag
+from ._headers import VARY_HEADER, ResponseHead
+from ._paths import request_path
 from ._stream import EncodedStream
 from .report import CompressionReport, PassReason, deliver
 
@@ -63,16 +64,14 @@ class ResponseOutput:
     _bytes_out: int
     _stream: EncodedStream | None
 
-    async def _send_not_modified(self, message: Message, head: ResponseHead) -> None:
+    async def _send_not_modified(self, message: Message) -> None:
         """Send the app's 304 to a validator we stripped: without representation metadata
-        (Quart's keeps Content-Type), with the tag the client holds given back."""
-        headers = resuffix_etag(
-            not_modified_headers(message.get("headers", ())),
-            self._request.stripped,
-            weak=bool(self._settings.breach_padding),
+        (Quart's keeps Content-Type), with the validator of the representation the client
+        holds."""
+        assert self._codings is not None and self._head is not None
+        headers = self._codings.app_not_modified(
+            self._request, self._head, message.get("headers", ())
         )
-        if head.needs_vary:
-            headers.append(VARY_HEADER)
         await self._send({**message, "headers": headers})
 
     async def _send_precondition_answer(self, coding: str, *, stream: bool) -> bool:
@@ -149,6 +148,6 @@ class ResponseOutput:
             bytes_out=stream.bytes_out if stream is not None else self._bytes_out or self._bytes_in,
             codec_seconds=runner.seconds if runner is not None else 0.0,
             cached=self._cached,
-            path=scope.get("root_path", "") + scope.get("path", ""),
+            path=request_path(scope),
         )
         deliver(report, self._settings.on_response)

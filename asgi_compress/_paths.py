@@ -4,19 +4,33 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-__all__ = ["PathFilter", "full_path"]
+if TYPE_CHECKING:
+    from ._types import Scope
+
+__all__ = ["PathFilter", "full_path", "request_path"]
+
+
+def request_path(scope: Scope) -> str:
+    """The request's path from the server's root, as ``exclude_paths`` match it and reports
+    name it (see :func:`full_path`)."""
+    return full_path(scope.get("path", ""), scope.get("root_path", ""))
 
 
 def full_path(scope_path: str, root_path: str) -> str:
-    """The request's path from the server's root: ``root_path + path``.
+    """The request's path from the server's root, from a scope's ``path`` and ``root_path``.
 
-    Servers disagree on whether ``path`` already holds ``root_path`` (uvicorn >= 0.26 puts
-    it there; the ASGI spec's older reading does not), so it is added only when missing.
+    The ASGI spec has ``path`` hold ``root_path`` (its "WSGI compatibility" section derives
+    PATH_INFO by stripping it), and so do uvicorn's ``--root-path`` and Starlette >= 0.35's
+    ``Mount``; older Starlette (< 0.33) and some routers strip it. It is added only when
+    ``path`` does not already start with it at a segment boundary: ``/staticx`` is not under
+    the root ``/static``, so it lacks it.
     """
-    if not root_path or scope_path.startswith(root_path):
+    root = root_path.rstrip("/")
+    if not root or scope_path == root or scope_path.startswith(root + "/"):
         return scope_path
-    return root_path + scope_path
+    return root + scope_path
 
 
 class PathFilter:

@@ -287,11 +287,11 @@ class Responder(ResponseOutput):
             self._status, head, self._request, settings, enabled=enabled
         )
         action = decision.action
-        if action is not Action.PASS and action is not Action.NOT_MODIFIED:  # it may encode
+        if action is not Action.PASS:  # it may encode, or answer with its validators
             codings = self._codings = Codings(
                 settings, policy, timed=self._observed, events=action is Action.STREAM
             )
-            if self._dictionaries is not None:
+            if self._dictionaries is not None and action is not Action.NOT_MODIFIED:
                 request = self._request = codings.choose_dcz(self._dictionaries, self._request)
                 if request.encoding == DCZ:  # the same judgement of the dcz request
                     decision = _decide.decide_start(
@@ -317,7 +317,7 @@ class Responder(ResponseOutput):
         elif action is Action.NOT_MODIFIED:
             self._state = _PASSING
             self._reason = PassReason.STATUS
-            await self._send_not_modified(message, head)
+            await self._send_not_modified(message)
         else:
             coding = decision.coding
             assert coding is not None

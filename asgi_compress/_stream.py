@@ -191,10 +191,9 @@ async def send_file_chunks(
 
         async def watch_for_disconnect() -> None:
             nonlocal left
-            while (await receive())["type"] != "http.disconnect":
-                pass
-            left = True
-            watch.cancel_scope.cancel()
+            if await _wait_for_disconnect(receive):
+                left = True
+                watch.cancel_scope.cancel()
 
         watch.start_soon(watch_for_disconnect)
         while (chunk := await on_thread(next_chunk, FILE_CHUNK)) is not None:
@@ -202,3 +201,25 @@ async def send_file_chunks(
                 await send_chunk(chunk)
         watch.cancel_scope.cancel()
     return not left
+
+
+async def _wait_for_disconnect(receive: Receive) -> bool:
+    """Read ``receive`` until ``http.disconnect`` (``True``), or until it shows it will not
+    wait for one (``False``: the client is then not watched).
+
+    Body messages the app left unread come first. After the last of them a server's receive
+    waits until the client has gone (ASGI HTTP spec); one that returns anything else at once
+    instead would make this loop spin, so watching stops there. Each turn yields, so that a
+    receive that never suspends (empty chunks, returned at once) cannot starve the encoding
+    of the file it watches over.
+    """
+    body_done = False
+    while True:
+        message = await receive()
+        kind = message["type"]
+        if kind == "http.disconnect":
+            return True
+        if body_done:
+            return False
+        body_done = kind != "http.request" or not message.get("more_body", False)
+        await checkpoint()

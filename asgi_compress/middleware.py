@@ -4,11 +4,12 @@ Theory of operation
 -------------------
 The middleware object holds configuration only. For each HTTP request it first reads the
 headers once (the ASGI spec allows any iterable; the app gets a list), and lets a request
-whose ``root_path + path`` matches ``exclude_paths`` through untouched. Then it negotiates the
-coding from Accept-Encoding (twice at most: the one-shot and the streaming preference lists
-may differ; both are memoized), strips our ETag suffixes from If-None-Match / If-Match so the
-app's own conditional logic keeps working, and hands the app the ``send`` of a fresh
-:class:`~asgi_compress._responder.Responder`, the per-response state machine.
+whose path (from the server's root) matches ``exclude_paths`` through untouched. Then it
+negotiates the coding from Accept-Encoding (twice at most: the one-shot and the streaming
+preference lists may differ; both are memoized), strips our ETag suffixes from
+If-None-Match / If-Match so the app's own conditional logic keeps working, and hands the app
+the ``send`` of a fresh :class:`~asgi_compress._responder.Responder`, the per-response state
+machine.
 
 The app (or a framework extension such as asgi_compress.quart) can steer its own response
 through the :class:`ResponsePolicy` at ``scope["asgi_compress"]``: turn compression off,
@@ -37,7 +38,7 @@ from ._decide import NOTHING_ACCEPTED as _NOTHING_ACCEPTED
 from ._decide import RequestView
 from ._dictionary_layer import DictionaryLayer, serve_dictionary
 from ._headers import strip_validator_suffixes
-from ._paths import full_path
+from ._paths import request_path
 from ._request_body import has_content_encoding, serve_decoded_request
 from ._responder import Responder
 from .cache import DEFAULT_CACHE_LEVELS, DEFAULT_CACHE_MAX_SIZE, DictCache, ResponseCache
@@ -207,15 +208,15 @@ class CompressMiddleware:
             await serve_decoded_request(self, scope, receive, send, settings)
             return
         app = self.app
+        # A scope without a method (a server or test client that leaves it out) is a GET.
+        method = scope.get("method", "GET")
         dictionaries = self.dictionaries
         if dictionaries is not None:
             provided = dictionaries.served_at(scope["path"])
-            if provided is not None and scope["method"] in _SAFE:
+            if provided is not None and method in _SAFE:
                 # One of ours: answered here, negotiated and encoded like any response.
                 app, dictionaries = serve_dictionary(provided), None
-        if settings.exclude_paths and settings.is_excluded_path(
-            full_path(scope["path"], scope.get("root_path", ""))
-        ):
+        if settings.exclude_paths and settings.is_excluded_path(request_path(scope)):
             # Never compressed, whoever asks: one representation, so no Vary either. Seen by
             # the responder only to be reported.
             if settings.on_response is None and not logger.isEnabledFor(logging.DEBUG):
@@ -245,7 +246,6 @@ class CompressMiddleware:
             encoding, stream_encoding = self._negotiate(accept)
         policy = layer = None
         own_pathsend = False
-        method = scope["method"]
         if encoding is None and stream_encoding is None:
             # Never encoded: Vary is still merged, so that caches keep the variants apart.
             request = _HEAD_NOTHING_ACCEPTED if method == "HEAD" else _NOTHING_ACCEPTED
@@ -344,7 +344,7 @@ def _response_cache(
 
 def _scope_for_app(scope: Scope, tokens: tuple[str, ...]) -> tuple[Scope, dict[bytes, bytes]]:
     """A copy of the scope with our validator suffixes stripped and zerocopysend withdrawn,
-    and the suffixes stripped (``b'"abc"' -> b'"abc:br"'``, to give a 304 its tag back).
+    and the suffixes stripped (``b'"abc"' -> b"br"``, to give a 304 its tag back).
 
     The suffix (``"abc:br"``) is our doing; the app only knows ``"abc"``. Zero-copy send hands
     the file to the server's socket, which would skip the encoder (ASGI zero-copy extension).

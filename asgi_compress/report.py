@@ -64,7 +64,8 @@ class CompressionReport:
         bytes_out: body bytes handed to the server.
         codec_seconds: time spent in the codec (``time.perf_counter``), threads included.
         cached: the encoded body came from the cache.
-        path: ``root_path + path`` of the request.
+        path: the request's path from the server's root (``root_path`` counted once,
+            whether or not the scope's ``path`` already holds it).
     """
 
     coding: str | None
