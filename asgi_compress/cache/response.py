@@ -40,6 +40,8 @@ from functools import partial
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+import anyio
+
 from .._offload import offload
 from ..settings import _RANGES
 from ._entry import address, body_digest, encoder_params, pack, unpack
@@ -249,6 +251,17 @@ class ResponseCache:
         """
         if found.hit:
             return False
+        # Shielded: the response is complete, and servers say so by answering the app's
+        # ``receive()`` with ``http.disconnect`` (uvicorn does at once). An app that then
+        # cancels its own work (Starlette's FileResponse under ASGI spec < 2.4 cancels its
+        # task group) would cancel this store at its first await: a file write or a
+        # recompression on a thread, so only backends that never await ever got an entry.
+        # The work is bounded: one recompression and one backend call, under its timeout.
+        with anyio.CancelScope(shield=True):
+            stored = await self._store(found, encoded)
+        return stored
+
+    async def _store(self, found: CacheLookup, encoded: bytes | None) -> bool:
         if found.encoder is not None:
             # A slot's entry is named by the app, not the body: count each body apart.
             token = hash((found.key, found.digest))
