@@ -12,8 +12,10 @@ out. Every transition of a response is here, in :class:`Responder`, and nowhere 
       │
     HELD ──final body, or all declared bytes──> DONE / FINISHING   one-shot (Content-Length)
          ──HOLD_LIMIT bytes held, or flush_delay passed──> STREAMING   a coalesced stream
+                                  (never a declared body of at most the cache's max_size)
          ──pathsend─────────> DONE        the file opened first, then its fresh precompressed
                                           sibling sent, or the file read and encoded
+                                          (whole, as a one-shot, when the cache keeps it)
          ──any other type───> PASSING     the held head and bytes go out unchanged first
     any state about to encode ──precondition answered──> DROPPING   our complete 304/412 is
                                                          sent; the app's messages are dropped
@@ -126,6 +128,7 @@ class Responder(ResponseOutput):
 
     __slots__ = (
         "_buffer",
+        "_collecting",
         "_dictionaries",
         "_flushing",
         "_gone",
@@ -309,9 +312,12 @@ class Responder(ResponseOutput):
             self._hold_limit = HOLD_LIMIT
             cache = policy.cache if policy is not None else None
             declared = self._declared
-            if cache is not None and declared is not None and declared <= cache.max_size:
+            self._collecting = (
+                cache is not None and declared is not None and declared <= cache.max_size
+            )
+            if self._collecting:
                 # A body of known length that the cache would keep is collected whole.
-                self._hold_limit = max(HOLD_LIMIT, declared)
+                self._hold_limit = max(HOLD_LIMIT, declared or 0)
             if self._declared is None and settings.flush_delay:
                 self._touch_timer()  # headers on time: a pause before the first body sends them
         elif action is Action.NOT_MODIFIED:
@@ -365,7 +371,9 @@ class Responder(ResponseOutput):
             or self._request.stream_encoding is None
         ):
             await self._send_held_as_stream()
-        else:
+        elif not self._collecting:
+            # A body the cache would keep waits for its last byte however slowly it comes
+            # (a FileResponse's chunks are disk reads on a thread): streamed, it is never kept.
             self._touch_timer()
 
     async def _send_head_of_body(self, body: bytes, *, more: bool, streamed: bool) -> None:
@@ -551,6 +559,13 @@ class Responder(ResponseOutput):
                     # As the app would have sent it without the extension: body messages, so
                     # a whole file is answered (and cached) as a whole body.
                     await self._feed_file(file)
+                    return
+                if self._collecting and not self._gone:
+                    # A file the cache would keep is read whole, as its body messages would
+                    # be: streamed, it would never be kept (granian sends StaticFiles so).
+                    data = await offload(file.read, self._hold_limit + 1)
+                    self._bytes_in += len(data)
+                    await self._send_whole(data, more=False, streamed=False)
                     return
                 await self._send_held_as_stream()
                 if self._state is not _STREAMING:  # passed, answered, or a HEAD's head sent

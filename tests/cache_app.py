@@ -3,6 +3,7 @@
 Not a test module. ``CACHE`` in the environment picks the backend: a ``redis://`` URL or a
 directory. ``/`` answers a fixed 100 KB text body with a Content-Length; the cache stores br
 at level 11, so an entry made by one process is told apart from a fresh br-4 encoding.
+``static_app`` serves the directory ``STATIC`` names with Starlette's StaticFiles instead.
 """
 
 from __future__ import annotations
@@ -31,3 +32,13 @@ def _backend(where: str) -> CacheBackend:
 
 
 app = CompressMiddleware(_page, cache=_backend(os.environ["CACHE"]), cache_levels={"br": 11})
+
+
+def __getattr__(name: str) -> CompressMiddleware:
+    # Built on first use: only the StaticFiles tests set STATIC.
+    if name == "static_app":
+        from starlette.staticfiles import StaticFiles
+
+        static = StaticFiles(directory=os.environ["STATIC"])
+        return CompressMiddleware(static, cache=_backend(os.environ["CACHE"]))
+    raise AttributeError(name)

@@ -25,6 +25,7 @@ import pytest
 
 from asgi_compress import CompressMiddleware, DictCache, DirectoryCache, ResponseCache, cacheable
 from asgi_compress.cache import CacheBackend, CacheLookup
+from asgi_compress.cache._log import ThrottledLog
 from asgi_compress.encoders import Encoder
 from asgi_compress.settings import Settings
 
@@ -397,8 +398,19 @@ async def test_a_tampered_file_is_never_served(
         assert not (await cache.lookup("gzip", BODY, ENCODERS["gzip"])).hit
 
 
+def _entries(root: Path) -> list[Path]:
+    return [f for f in root.rglob("*") if f.is_file() and not f.name.startswith(".")]
+
+
 def _stored_bytes(root: Path) -> int:
-    return sum(f.stat().st_size for f in root.glob("*/*") if f.is_file())
+    return sum(f.stat().st_size for f in _entries(root))
+
+
+def _on_disk(root: Path) -> int:
+    """What the directory takes on disk: the allocated blocks of ROOT and of everything
+    under it, files and folders (what ``du`` counts)."""
+    paths = [root, *root.rglob("*")]
+    return sum(os.stat(p, follow_symlinks=False).st_blocks * 512 for p in paths)
 
 
 async def test_directory_cache_stays_within_its_bound(tmp_path: Path) -> None:
@@ -411,15 +423,100 @@ async def test_directory_cache_stays_within_its_bound(tmp_path: Path) -> None:
         assert await backend.get("k59") == bytes([59]) * 5_000
 
 
+async def test_directory_cache_bounds_the_disk_it_takes_not_the_bytes_written(
+    tmp_path: Path,
+) -> None:
+    """Issue 16 item 3: 3,000 small bodies under a 200 KiB bound once took 8.97 MB of disk
+    (a 4 KiB block each, and 256 shard folders). Counted in blocks, directories included,
+    the directory never holds more than its bound, after every single store."""
+    root = tmp_path / "cache"
+    backend = DirectoryCache(root, max_bytes=200 * 1024)
+    worst = 0
+    with anyio.fail_after(60):
+        for n in range(1_000):
+            await backend.set(f"k{n}", bytes([n % 256]) * 63)
+            worst = max(worst, await anyio.to_thread.run_sync(_on_disk, root))
+        last = await backend.get("k999")
+    assert worst <= 200 * 1024
+    assert last == bytes([999 % 256]) * 63
+    # Near the bound, not far below it: at least 40 of the ~49 blocks that fit hold entries.
+    assert len(_entries(root)) >= 40
+
+
+async def test_a_sharded_directory_of_an_older_version_is_swept_into_the_bound(
+    tmp_path: Path,
+) -> None:
+    """Entries in ROOT/ab/ folders (the layout before) are evicted like the others, and
+    their folders removed once empty, so the bound holds from the first sweep."""
+    root = tmp_path / "cache"
+    for n in range(300):
+        shard = root / f"{n:02x}"[-2:]
+        shard.mkdir(parents=True, exist_ok=True)
+        (shard / f"old{n}").write_bytes(b"o" * 100)
+        os.utime(shard / f"old{n}", (1_000_000 + n, 1_000_000 + n))  # older than any new one
+    backend = DirectoryCache(root, max_bytes=100 * 1024)
+    with anyio.fail_after(30):
+        await backend.set("new", b"n" * 100)
+        assert await backend.get("new") == b"n" * 100
+    assert await anyio.to_thread.run_sync(_on_disk, root) <= 100 * 1024
+    assert [d for d in root.iterdir() if d.is_dir() and not any(d.iterdir())] == []
+
+
+async def test_a_failing_directory_is_logged_once_per_interval_not_per_request(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A full disk logged a traceback for every failed store (240 lines in 3 s). Here every
+    store fails for real: a regular file stands where the directory was (ENOTDIR, which
+    permissions cannot prevent for root)."""
+    root = tmp_path / "cache"
+    cache = ResponseCache(DirectoryCache(root), log_interval=3600)
+    root.rmdir()
+    root.write_bytes(b"not a directory")
+    with anyio.fail_after(30), caplog.at_level(logging.WARNING, logger="asgi_compress"):
+        for n in range(20):
+            body = text(2_000, seed=100 + n)
+            found = await cache.lookup("gzip", body, ENCODERS["gzip"])
+            assert not found.hit
+            assert await cache.store(found, ENCODERS["gzip"]().finish(body)) is False
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert sorted(r.getMessage().split(";")[0] for r in warnings) == [
+        "compression cache get() failed",
+        "compression cache set() failed",
+    ]
+    assert all(r.exc_info is not None for r in warnings)  # the first one keeps its traceback
+
+
+def test_a_throttled_warning_comes_back_after_its_interval_with_a_count(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    now = [0.0]
+    log = ThrottledLog(logging.getLogger("asgi_compress"), 60.0, clock=lambda: now[0])
+    with caplog.at_level(logging.WARNING, logger="asgi_compress"):
+        logged = [log.warning("set", "set failed") for _ in range(5)]
+        logged.append(log.warning("get", "get failed"))  # each kind has its own interval
+        now[0] = 59.9
+        logged.append(log.warning("set", "set failed"))
+        now[0] = 60.0
+        logged.append(log.warning("set", "set failed"))
+    assert logged == [True, False, False, False, False, True, False, True]
+    assert [r.getMessage() for r in caplog.records] == [
+        "set failed",
+        "get failed",
+        "set failed (5 more like it since the last warning)",
+    ]
+
+
 async def test_directory_sweep_removes_the_least_recently_used(tmp_path: Path) -> None:
-    backend = DirectoryCache(tmp_path, max_bytes=10_000)
+    block = os.statvfs(tmp_path).f_bsize  # entries count in blocks; ROOT takes one
+    backend = DirectoryCache(tmp_path, max_bytes=11 * block + block // 4)
     with anyio.fail_after(10):
-        for n in range(4):
-            await backend.set(f"k{n}", b"x" * 2_000)
+        for n in range(4):  # 1 + 4 * 2 blocks
+            await backend.set(f"k{n}", b"x" * (2 * block - 100))
         for n in range(4):  # make the order explicit: k2 is the oldest, then k0
             mtime = {2: 1_000_000, 0: 2_000_000}.get(n, 3_000_000 + n)
             os.utime(backend.file_for(f"k{n}"), (mtime, mtime))
-        await backend.set("k4", b"x" * 3_000)  # 11 KB: over the bound, sweep down to 9 KB
+        # 12 blocks: over the bound, swept down to 90% of it (10.1 blocks) by removing k2
+        await backend.set("k4", b"x" * (3 * block - 100))
         present = [await backend.get(f"k{n}") is not None for n in range(5)]
     assert present == [True, True, False, True, True]
 
@@ -446,10 +543,10 @@ def test_two_processes_share_one_directory_within_its_bound(tmp_path: Path) -> N
         for prefix in ("a", "b")
     ]
     assert [w.wait(60) for w in writers] == [0, 0]
-    files = [f for f in tmp_path.glob("*/*") if f.is_file()]
+    files = _entries(tmp_path)
     # Each process may overshoot by a tenth of the bound between its sweeps.
-    assert sum(f.stat().st_size for f in files) <= 200_000 * 12 // 10
-    assert not [f for f in files if f.name.startswith(".tmp-")]
+    assert _on_disk(tmp_path) <= 200_000 * 12 // 10
+    assert not list(tmp_path.glob(".tmp-*"))
     # Every surviving file is whole: one writer's value, never a mix or a fragment.
     assert {f.read_bytes() for f in files} <= {b"a" * 4000, b"b" * 4000}
     assert files

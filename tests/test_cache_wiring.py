@@ -21,10 +21,10 @@ import httpx
 import pytest
 from quart import Quart, Request
 
-from asgi_compress import Compress, CompressMiddleware, DictCache, ResponseCache
+from asgi_compress import Compress, CompressMiddleware, DictCache, DirectoryCache, ResponseCache
 from asgi_compress._types import Message, Receive, Scope, Send
 
-from .conftest import body, decode, run, start, text
+from .conftest import Client, Recorded, body, decode, make_scope, run, start, text
 from .redis_server import RedisServer, redis_unavailable_reason
 from .servers import serve, server_unavailable_reason
 
@@ -75,6 +75,108 @@ async def test_a_declared_length_body_in_chunks_is_collected_and_cached() -> Non
             await run(app, accept_encoding="br")
         third = await run(app, accept_encoding="br")
     assert third.body == BR11
+
+
+# -- StaticFiles / FileResponse (issue 16 item 4) -------------------------------------------------
+
+STATIC = text(150_000, seed=9)  # three of FileResponse's 64 KiB chunks
+BACKENDS = [pytest.param("dict", id="DictCache"), pytest.param("directory", id="DirectoryCache")]
+# levels {}: the bytes sent are stored at the first miss; the default: recompressed at br-11
+# once missed twice. The request that hits is the one after the store.
+LEVELS = [pytest.param({}, 1, id="no-levels"), pytest.param(None, 2, id="default-levels")]
+
+
+def backend_for(kind: str, root: Path) -> DictCache | DirectoryCache:
+    return DictCache() if kind == "dict" else DirectoryCache(root / "cache")
+
+
+def entries_in(root: Path) -> list[Path]:
+    """A DirectoryCache's entry files (not its lock or temporary files)."""
+    return [f for f in root.glob("*") if f.is_file() and not f.name.startswith(".")]
+
+
+def static_files(root: Path) -> Any:
+    from starlette.staticfiles import StaticFiles
+
+    static = root / "static"
+    static.mkdir()
+    (static / "app.js").write_bytes(STATIC)
+    return StaticFiles(directory=static)
+
+
+async def get_static(app: Any, *, spec: str = "2.4", pathsend: bool = False) -> Recorded:
+    """One GET of /app.js as a server sends it. Under ASGI spec 2.3 (uvicorn's) FileResponse
+    listens for ``http.disconnect`` and cancels its own task group when it comes: here, as
+    under uvicorn, the client has gone once the whole response was delivered."""
+    scope = make_scope(
+        path="/app.js",
+        accept_encoding="br",
+        extensions={"http.response.pathsend": {}} if pathsend else None,
+    )
+    scope["asgi"]["spec_version"] = spec
+    return await run(app, scope, client=Client(leave_after=2), deadline=30)
+
+
+@pytest.mark.parametrize("levels, misses", LEVELS)
+@pytest.mark.parametrize("kind", BACKENDS)
+@pytest.mark.parametrize(
+    "spec, pathsend",
+    [
+        pytest.param("2.3", False, id="chunks-cancelled-on-disconnect"),
+        pytest.param("2.4", False, id="chunks"),
+        pytest.param("2.4", True, id="pathsend"),
+    ],
+)
+async def test_a_static_file_is_stored_after_a_miss_and_then_hit(
+    kind: str,
+    levels: dict[str, int] | None,
+    misses: int,
+    spec: str,
+    pathsend: bool,
+    tmp_path: Path,
+) -> None:
+    reports: list[Any] = []
+    app = CompressMiddleware(
+        static_files(tmp_path),
+        cache=backend_for(kind, tmp_path),
+        cache_levels=levels,
+        on_response=reports.append,
+    )
+    with anyio.fail_after(60):
+        got = [await get_static(app, spec=spec, pathsend=pathsend) for _ in range(misses + 1)]
+    assert [r.cached for r in reports] == [False] * misses + [True]
+    for response in got:
+        assert response.headers["content-encoding"] == "br"
+        assert response.headers["content-length"] == str(len(response.body))
+        assert brotli.decompress(response.body) == STATIC
+    if levels is None:  # the hit holds the cache level's bytes
+        assert got[-1].body == brotli.compress(STATIC, quality=11, lgwin=22)
+    if kind == "directory":
+        assert entries_in(tmp_path / "cache")
+
+
+async def test_a_declared_body_slower_than_the_flush_delay_is_still_collected() -> None:
+    """A FileResponse's chunks are disk reads on a thread: one slower than ``flush_delay``
+    once turned the held body into a stream, never cached. The pause here only makes the
+    old failure certain (it outlasts the delay 20 times); the fix holds whatever it lasts."""
+    reports: list[Any] = []
+    half = len(BODY) // 2
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send(start(content_length=len(BODY)))
+        await send(body(BODY[:half], more=True))
+        await anyio.sleep(0.02)  # a slow disk, not synchronisation
+        await send(body(BODY[half:]))
+
+    middleware = CompressMiddleware(
+        app, cache=DictCache(), cache_levels={}, flush_delay=0.001, on_response=reports.append
+    )
+    with anyio.fail_after(30):
+        got = [await run(middleware, accept_encoding="br") for _ in range(2)]
+    assert [r.cached for r in reports] == [False, True]
+    for response in got:
+        assert response.headers["content-length"] == str(len(response.body))
+        assert brotli.decompress(response.body) == BODY
 
 
 @pytest.mark.parametrize(
@@ -190,11 +292,11 @@ def redis_url() -> Iterator[str]:
         server.stop()
 
 
-def raw_get(base_url: str) -> bytes:
+def raw_get(base_url: str, path: str = "/") -> bytes:
     headers = {"Accept-Encoding": "br"}
     with (
         httpx.Client(timeout=30) as client,
-        client.stream("GET", base_url + "/", headers=headers) as response,
+        client.stream("GET", base_url + path, headers=headers) as response,
     ):
         assert response.headers["content-encoding"] == "br"
         return b"".join(response.iter_raw())
@@ -226,7 +328,7 @@ def test_a_body_compressed_by_one_process_is_served_by_another(
     else:
         where = str(tmp_path / "cache")
         client = None
-        stored = lambda: any(Path(where).glob("*/*"))  # noqa: E731
+        stored = lambda: bool(entries_in(Path(where)))  # noqa: E731
     env = {**os.environ, "CACHE": where}
     cwd = Path(__file__).resolve().parents[1]
     try:
@@ -241,3 +343,26 @@ def test_a_body_compressed_by_one_process_is_served_by_another(
     finally:
         if client is not None:
             client.close()
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize("kind", ["uvicorn-h11", "granian"])  # body chunks; pathsend
+def test_staticfiles_behind_a_real_server_is_stored_in_a_directory_cache(
+    kind: str, tmp_path: Path
+) -> None:
+    """Issue 16 item 4: under uvicorn FileResponse cancels its work once the response is
+    complete, which cancelled the store; under granian it answers with pathsend."""
+    if reason := server_unavailable_reason(kind):
+        pytest.skip(reason)
+    static = tmp_path / "static"
+    static.mkdir()
+    (static / "app.js").write_bytes(STATIC)
+    cache = tmp_path / "cache"
+    env = {**os.environ, "CACHE": str(cache), "STATIC": str(static)}
+    cwd = Path(__file__).resolve().parents[1]
+    br11 = brotli.compress(STATIC, quality=11, lgwin=22)
+    with serve("tests.cache_app:static_app", kind, env=env, cwd=cwd) as base_url:
+        for _ in range(2):  # seen twice: recompressed at br-11 and stored after the second
+            assert brotli.decompress(raw_get(base_url, "/app.js")) == STATIC
+        wait_for(lambda: bool(entries_in(cache)), "the br-11 entry on disk")
+        assert raw_get(base_url, "/app.js") == br11

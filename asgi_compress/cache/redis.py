@@ -19,6 +19,8 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from ._log import ThrottledLog
+
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
@@ -96,7 +98,7 @@ class RedisCache:
         self.prefix = prefix
         self._open_until = 0.0  # the circuit is open (no I/O) until this monotonic time
         self._failed = False
-        self._last_log = -float("inf")
+        self._warnings = ThrottledLog(logger, log_interval)
 
     @property
     def available(self) -> bool:
@@ -160,7 +162,4 @@ class RedisCache:
         )
 
     def _log(self, message: str) -> None:
-        now = time.monotonic()
-        if now - self._last_log >= self.log_interval:
-            self._last_log = now
-            logger.warning(message)
+        self._warnings.warning("redis", message)

@@ -40,9 +40,12 @@ from functools import partial
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+import anyio
+
 from .._offload import offload
 from ..settings import _RANGES
 from ._entry import address, body_digest, encoder_params, pack, unpack
+from ._log import ThrottledLog
 from ._sightings import DEFAULT_SIGHTINGS, Sightings
 
 if TYPE_CHECKING:
@@ -63,6 +66,9 @@ logger = logging.getLogger("asgi_compress")
 
 DEFAULT_CACHE_MAX_SIZE = 1024 * 1024
 """The largest body with a declared Content-Length the responder collects to cache."""
+
+DEFAULT_LOG_INTERVAL = 60.0
+"""Seconds between two warnings of one failing backend method (as RedisCache's default)."""
 
 DEFAULT_CACHE_LEVELS: Mapping[str, int] = MappingProxyType({"br": 11, "zstd": 19, "gzip": 9})
 """The middleware's ``cache_levels``: each coding's best level (deflate is left at its own:
@@ -135,7 +141,8 @@ class ResponseCache:
     Args:
         backend: anything with ``get(key)`` and ``set(key, value)``, sync or async
             (:class:`DictCache`, :class:`DirectoryCache`, :class:`RedisCache`, a
-            Flask-Caching or aiocache object). Its failures are logged, never raised.
+            Flask-Caching or aiocache object). Its failures are logged (each of ``get``
+            and ``set`` at most once per ``log_interval``), never raised.
         levels: coding -> level to store entries at (``{"br": 11, "zstd": 19}``), checked
             against the coding's range (gzip/deflate -1..9, br 0..11, zstd up to 22).
         max_size: the largest declared Content-Length the responder collects to cache.
@@ -148,9 +155,12 @@ class ResponseCache:
             body seen once is never recompressed (the middleware's). Codings without a
             level store the bytes sent at the first miss either way.
         sightings: how many missed entries are remembered to count their misses.
+        log_interval: seconds between two warnings of a failing ``get`` (or ``set``); the
+            next one counts those held back.
 
     Raises:
-        ValueError: a level out of range, an unknown coding, a bad size or slot count.
+        ValueError: a level out of range, an unknown coding, a bad size, slot count or
+            interval.
         TypeError: a backend without ``get``/``set``.
     """
 
@@ -164,6 +174,7 @@ class ResponseCache:
         improve_slots: int = 1,
         promote_after: int = 1,
         sightings: int = DEFAULT_SIGHTINGS,
+        log_interval: float = DEFAULT_LOG_INTERVAL,
     ) -> None:
         if not all(callable(getattr(backend, verb, None)) for verb in ("get", "set")):
             raise TypeError(f"cache must have get() and set() methods, got {backend!r}")
@@ -177,6 +188,12 @@ class ResponseCache:
         ):
             if not isinstance(value, int) or isinstance(value, bool) or value < least:
                 raise ValueError(f"{name} must be an int >= {least}, got {value!r}")
+        if (
+            not isinstance(log_interval, (int, float))
+            or isinstance(log_interval, bool)
+            or not log_interval > 0
+        ):
+            raise ValueError(f"log_interval must be a number > 0, got {log_interval!r}")
         if not isinstance(secret, bytes):
             raise TypeError(f"secret must be bytes, got {secret!r}")
         self.max_size = max_size
@@ -184,6 +201,7 @@ class ResponseCache:
         self.promote_after = promote_after
         self._sightings = Sightings(sightings)
         self._secret = secret
+        self._failures = ThrottledLog(logger, log_interval)
         self._in_flight: set[str] = set()
         self._lock = threading.Lock()  # the middleware may serve several event loops
 
@@ -214,7 +232,7 @@ class ResponseCache:
             target = _at_level(encoder, coding, level)
         digest = body_digest(body)
         key = address(coding, encoder_params(target or encoder), digest=digest, slot=slot)
-        value = await _call(self.backend, "get", key)
+        value = await _call(self.backend, "get", key, log=self._failures)
         encoded = unpack(self._secret, key, digest, value) if value is not None else None
         return CacheLookup(coding, encoded, key, digest, body, target)
 
@@ -233,6 +251,17 @@ class ResponseCache:
         """
         if found.hit:
             return False
+        # Shielded: the response is complete, and servers say so by answering the app's
+        # ``receive()`` with ``http.disconnect`` (uvicorn does at once). An app that then
+        # cancels its own work (Starlette's FileResponse under ASGI spec < 2.4 cancels its
+        # task group) would cancel this store at its first await: a file write or a
+        # recompression on a thread, so only backends that never await ever got an entry.
+        # The work is bounded: one recompression and one backend call, under its timeout.
+        with anyio.CancelScope(shield=True):
+            stored = await self._store(found, encoded)
+        return stored
+
+    async def _store(self, found: CacheLookup, encoded: bytes | None) -> bool:
         if found.encoder is not None:
             # A slot's entry is named by the app, not the body: count each body apart.
             token = hash((found.key, found.digest))
@@ -255,11 +284,13 @@ class ResponseCache:
         if encoded is None or len(encoded) >= len(found.body):
             return False
         value = pack(self._secret, found.key, found.digest, encoded)
-        result = await _call(self.backend, "set", found.key, value)
+        result = await _call(self.backend, "set", found.key, value, log=self._failures)
         return result is not _FAILED and result is not False
 
 
 _FAILED = object()
+# The dictionary store's calls (backend_get / backend_set): one throttle per process.
+_FAILURES = ThrottledLog(logger, DEFAULT_LOG_INTERVAL)
 
 
 async def backend_get(backend: CacheBackend, key: str) -> bytes | None:
@@ -267,25 +298,27 @@ async def backend_get(backend: CacheBackend, key: str) -> bytes | None:
 
     For other keepers of bytes in the same backends (the dictionary store, RFC 9842).
     """
-    value = await _call(backend, "get", key)
+    value = await _call(backend, "get", key, log=_FAILURES)
     return value if isinstance(value, bytes) else None
 
 
 async def backend_set(backend: CacheBackend, key: str, value: bytes) -> bool:
     """``backend.set(key, value)``, sync or async; returns whether it was written (a
     failure is logged, never raised)."""
-    result = await _call(backend, "set", key, value)
+    result = await _call(backend, "set", key, value, log=_FAILURES)
     return result is not _FAILED and result is not False
 
 
-async def _call(backend: Any, method: str, *args: Any) -> Any:
-    """``backend.method(*args)``, sync or async; a failure is logged, never raised."""
+async def _call(backend: Any, method: str, *args: Any, log: ThrottledLog) -> Any:
+    """``backend.method(*args)``, sync or async; a failure is logged (throttled by
+    ``log``), never raised."""
     try:
         result = getattr(backend, method)(*args)
         if inspect.isawaitable(result):
             result = await result
     except Exception:
-        logger.warning("compression cache %s() failed; compressing instead", method, exc_info=True)
+        message = f"compression cache {method}() failed; compressing instead"
+        log.warning(method, message, exc_info=True)
         return _FAILED
     return result
 
