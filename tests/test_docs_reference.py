@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
+import re
 from pathlib import Path
 from types import ModuleType
 
@@ -24,6 +25,7 @@ from asgi_compress.settings import Options
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 REFERENCE = DOCS / "reference" / "options.md"
+README = ROOT / "README.md"
 
 
 def load_generator() -> ModuleType:
@@ -74,3 +76,26 @@ def test_generator_refuses_an_option_without_a_docstring_entry() -> None:
     with pytest.raises(SystemExit, match="no_such_option has no entry"):
         generator._need(entries, "no_such_option", "CompressMiddleware")
 
+
+def test_readme_stays_short() -> None:
+    assert README.stat().st_size <= 8 * 1024
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "pip install -e '.[starlette]' && uvicorn examples.starlette_app:app",
+        "pip install -e '.[test]' && python -m pytest",
+        'python -m pytest -m "not interop and not soak"',
+    ],
+    ids=["example", "tests", "quick-loop"],
+)
+def test_readme_keeps_the_command(command: str) -> None:
+    assert command in README.read_text(encoding="utf-8")
+
+
+def test_readme_links_point_at_files_in_the_repo() -> None:
+    targets = re.findall(r"\]\(([^)#]+)[^)]*\)", README.read_text(encoding="utf-8"))
+    local = [target for target in targets if "://" not in target]
+    assert local, "the README links to the docs"
+    assert [target for target in local if not (ROOT / target).is_file()] == []
