@@ -5,7 +5,7 @@ page differs from what the script writes today (an option added, a default or a 
 changed); another checks it against lists taken independently of the script, so an option the
 script failed to pick up (a new kind of declaration) is caught too. The README is the wheel's
 long description: it stays under 8 KB, keeps the commands CI and contributors rely on, and
-links only to files that exist.
+links only to files that exist. The Varnish page shows the very VCL tests/test_proxies.py runs.
 """
 
 from __future__ import annotations
@@ -99,3 +99,12 @@ def test_readme_links_point_at_files_in_the_repo() -> None:
     local = [target for target in targets if "://" not in target]
     assert local, "the README links to the docs"
     assert [target for target in local if not (ROOT / target).is_file()] == []
+
+
+def test_varnish_page_shows_the_vcl_the_proxy_tests_run() -> None:
+    from .test_proxies import VCL_ACCEPT_ENCODING
+
+    tested = VCL_ACCEPT_ENCODING[VCL_ACCEPT_ENCODING.index("sub vcl_recv") :]
+    tested = tested[: tested.index("\n}\n") + 2]
+    page = (DOCS / "deployment" / "varnish.md").read_text(encoding="utf-8")
+    assert f"```vcl\n{tested}\n```" in page
