@@ -156,8 +156,9 @@ class Settings:
             empty list compresses nothing (``Vary`` is still sent).
         exclude_mimetypes: patterns never compressed, even when ``mimetypes`` matches them.
         exclude_paths: path prefixes (whole segments) and compiled regular expressions
-            (``search``), checked against ``root_path + path``; matching requests pass
-            through untouched, without ``Vary``.
+            (``search``), checked against the request's path from the server's root
+            (``root_path`` counted once); matching requests pass through untouched, without
+            ``Vary``.
         success_only: compress 2xx responses only (Flask-Compress's rule, the Quart
             extension's default); otherwise every status with content (not 1xx, 204, 205,
             206, 304), as Starlette's GZipMiddleware does.
