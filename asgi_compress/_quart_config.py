@@ -77,14 +77,20 @@ def config_defaults() -> dict[str, Any]:
 class ExtensionSettings:
     """The validated extension-only keys. Build one with :meth:`from_config`.
 
+    The attributes are the keys ``COMPRESS_<NAME>``; each takes Flask-Compress's default.
+
     Attributes:
-        register: compress every eligible response (``COMPRESS_REGISTER``); ``False``
-            compresses only views marked ``@compress.compressed()``.
-        cache_key: ``COMPRESS_CACHE_KEY``, a function of the request naming its cache entry.
-        cache_backend: ``COMPRESS_CACHE_BACKEND``, a zero-argument factory of the cache.
-        evaluate_conditional_request: ``COMPRESS_EVALUATE_CONDITIONAL_REQUEST``.
-        streaming_endpoint_conditional: ``COMPRESS_STREAMING_ENDPOINT_CONDITIONAL``, the
-            endpoints whose streamed responses are evaluated against conditional requests.
+        register: compress every eligible response; ``False`` compresses only the views
+            marked ``@compress.compressed()``.
+        cache_key: a function ``(request) -> str`` (may be async) naming the cache slot of a
+            response; becomes ``compress.cache_key``.
+        cache_backend: a zero-argument factory, called once at ``init_app``; its result
+            becomes ``compress.cache``.
+        evaluate_conditional_request: answer ``If-None-Match``/``If-Modified-Since`` with 304
+            and a failing ``If-Match`` with 412, against the compressed representation (GET
+            and HEAD only). Live: read on every request.
+        streaming_endpoint_conditional: the endpoints whose *streamed* responses are still
+            evaluated for 304/412 (a list or a comma-separated string).
     """
 
     register: bool = True

@@ -24,7 +24,7 @@ __all__ = [
 KNOWN_ALGORITHMS = ("zstd", "br", "gzip", "deflate")
 """Every coding this package knows, in the default server preference order."""
 
-# The names other compression middlewares use, for "did you mean" (README: Migrating).
+# The names other compression middlewares use, for "did you mean" (docs/migration.md).
 _PEER_NAMES = {
     "minimum_size": "min_size",
     "compresslevel": "level",

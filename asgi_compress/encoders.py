@@ -154,9 +154,9 @@ class DeflateEncoder(_ZlibEncoder):
 # A stream's encoder lives as long as its client reads, so its window is memory held per open
 # stream: 512 KiB (instead of br's and zstd's 4 MiB and more) holds a stalled br-4 stream to
 # ~1.1 MiB and a zstd-3 one to ~1.3 MiB (from ~1.6 and ~1.8 MiB after 1 MiB of JSON), for
-# 0-0.5% of ratio on this project's payloads (README, "Memory per open stream"). Event streams
-# hold less still (EVENT_WINDOW_LOG). A whole body keeps the configured window: its encoder
-# lives for one call.
+# 0-0.5% of ratio on this project's payloads (docs/guides/streams.md, "Memory per open
+# stream"). Event streams hold less still (EVENT_WINDOW_LOG). A whole body keeps the
+# configured window: its encoder lives for one call.
 STREAM_WINDOW_LOG = 19
 
 ENCODERS: dict[str, Callable[..., Encoder]] = {

@@ -111,7 +111,7 @@ DEFAULT_MIMETYPES = (
 )
 """The middleware's default ``mimetypes``: every text format, and the binary ones that are not
 compressed already. A superset of Flask-Compress's list, Caddy's and Cloudflare's defaults
-(see the README's table). Extend it without retyping it::
+(see docs/guides/compression.md). Extend it without retyping it::
 
     CompressMiddleware(app, mimetypes=[*DEFAULT_MIMETYPES, "application/x-tar"])
 """

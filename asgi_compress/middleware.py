@@ -91,7 +91,7 @@ class CompressMiddleware:
             thread, and served from the cache from then on. A body seen once never is.
         cache_max_size: the largest declared Content-Length collected to be cached.
         dictionary_paths: RFC 9842 ``match`` patterns whose responses become dictionaries
-            (``"/static/app.*.js"``); see the README's "Compression dictionaries".
+            (``"/static/app.*.js"``); see docs/guides/dictionaries.md.
         dictionaries: :class:`~asgi_compress.dictionary_options.ProvidedDictionary` objects,
             served at their ``url_path`` and announced on HTML pages.
         dcz_level: the zstd level of ``dcz`` answers, 1..22.
@@ -104,9 +104,9 @@ class CompressMiddleware:
         **options: the Flask-Compress settings, lowercased without ``COMPRESS_``
             (``min_size``, ``br_level``, ``algorithm``...), plus ``exclude_mimetypes``,
             ``exclude_paths``, ``success_only``, ``thread_min_size``, ``breach_padding`` and
-            ``on_response``; see :class:`~asgi_compress.settings.Options` and the README's
-            table. The defaults compress every text format (``DEFAULT_MIMETYPES``) at any
-            status with content.
+            ``on_response``; see :class:`~asgi_compress.settings.Settings` and
+            docs/reference/options.md. The defaults compress every text format
+            (``DEFAULT_MIMETYPES``) at any status with content.
 
     Raises:
         TypeError: an unknown option or a value of the wrong type.

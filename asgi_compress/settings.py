@@ -63,7 +63,7 @@ DEFAULT_THREAD_MIN_SIZE = 128 * 1024
 DEFAULT_FLUSH_DELAY = 0.005
 _MAX_FLUSH_DELAY = 1.0
 
-# Compressed request bodies (decompress_requests; README "Compressed request bodies").
+# Compressed request bodies (decompress_requests; docs/guides/request-bodies.md).
 # 10 MiB holds 70 OpenTelemetry batches (512 spans) of the tests' OTLP/JSON export (143 KB),
 # or 10 of spans ten times richer, and decodes in 9-32 ms of one core here
 # (benchmarks/request_bombs.py). The ratio is Apache mod_deflate's default
@@ -147,17 +147,55 @@ class Settings:
     ``("gzip", "br")``), and derives everything the middleware needs from them.
 
     Attributes:
+        algorithm: the codings offered, most preferred first (a list or a comma-separated
+            string); a tie between equal q-values goes to the first. Never empty.
+        algorithm_streaming: the same, for streamed responses; empty or ``None``: the same
+            as ``algorithm``.
+        mimetypes: media type patterns to compress, without parameters: ``type/subtype``,
+            ``type/*``, ``*/*``, ``*/*+json`` (a structured-syntax suffix, RFC 6839). An
+            empty list compresses nothing (``Vary`` is still sent).
+        exclude_mimetypes: patterns never compressed, even when ``mimetypes`` matches them.
+        exclude_paths: path prefixes (whole segments) and compiled regular expressions
+            (``search``), checked against the request's path from the server's root
+            (``root_path`` counted once); matching requests pass through untouched, without
+            ``Vary``.
         success_only: compress 2xx responses only (Flask-Compress's rule, the Quart
             extension's default); otherwise every status with content (not 1xx, 204, 205,
             206, 304), as Starlette's GZipMiddleware does.
-        exclude_paths: path prefixes (whole segments) and compiled regular expressions
-            (``search``), checked against ``root_path + path``; matching requests pass
-            through untouched, without ``Vary``.
+        level: gzip level, -1..9.
+        deflate_level: deflate (zlib) level, -1..9; -1 is zlib's default (6).
+        br_level: brotli quality, 0..11 (event streams use at most 3).
+        br_mode: brotli mode: 0 generic, 1 text, 2 font.
+        br_window: brotli window (lgwin), 10..24; streams use at most 19 (event streams 16),
+            since a stream's window is memory held per open client.
+        br_block: brotli block (lgblock), 0 (automatic) or 16..24.
+        zstd_level: zstd level, -131072..22 (0 is the library default); the window never
+            exceeds 8 MB (RFC 9659), whatever the level.
+        min_size: smallest body to compress, in bytes: the declared Content-Length, else the
+            size of a body that ends before it streams.
+        streams: ``False`` leaves streamed responses (generators, large files) uncompressed.
+        thread_min_size: a codec step goes to a worker thread when it costs as much as this
+            many bytes at gzip-6 (~1 ms): 128 KiB at gzip-6, ~1.3 KB at br-11, ~700 KB at
+            zstd-3 (``benchmarks/offload.py``: below it a hand-off costs more than it saves).
+            Request-body chunks this large are decoded on a worker thread too.
+        breach_padding: BREACH mitigation: up to this many random bytes (0..4096) added to
+            every encoded body, in a form each coding's decoders skip; encoded ETags become
+            weak.
+        flush_delay: seconds (0..1): a stream's bytes are flushed at most this long after
+            they were sent (and at 256 KiB unflushed, and at the end); messages within it are
+            coalesced. ``0`` flushes every message. Event streams flush every event.
+        on_response: called with a :class:`~asgi_compress.CompressionReport` for each
+            response, after its last byte; ``None`` costs nothing.
+        decompress_requests: decode request bodies coded ``gzip`` (or ``x-gzip``),
+            ``deflate``, ``br``, ``zstd``, or two of them stacked, inside the app's
+            ``receive()``; another coding is answered 415.
+        request_max_size: the most decoded bytes a request body may have (each layer of a
+            stacked coding counts on its own); past it, 413.
+        request_max_ratio: the most decoded bytes per wire byte, enforced past the first
+            1 MiB (413 past it); ``0`` turns it off.
         precompressed: serve a file's precompressed sibling (``app.js.br``, ``.zst``,
             ``.gz``) when the app sends the file by path (ASGI path send, as Starlette's
             ``StaticFiles`` does) and the sibling is not older than the file.
-        on_response: called with a :class:`~asgi_compress.CompressionReport` for each
-            response; ``None`` costs nothing.
         encoders: coding -> factory of its encoder (``events=True``: an event stream's), for
             the codings in use.
 

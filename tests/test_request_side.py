@@ -293,7 +293,7 @@ def test_known_compress_keys_do_not_warn(caplog: pytest.LogCaptureFixture) -> No
 
 
 def test_building_the_starlette_stack_raises_before_deploying() -> None:
-    # The README's advice: build the stack in a test, not at the first request.
+    # The docs' advice (quickstart.md): build the stack in a test, not at the first request.
     from .real_traffic_app import broken
 
     with pytest.raises(TypeError, match="did you mean 'min_size'"):
