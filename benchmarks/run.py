@@ -14,7 +14,8 @@ Sections: ``codecs`` (raw codecs), ``inprocess`` (middleware vs raw vs peers, no
 clients pull never-awaiting streams), ``departed`` (CPU spent on clients that left) and
 ``streams_flush`` (a CSV export's ratio against its whole body, token latency and headers on
 time under uvicorn, the ``flush_delay`` sweep) and ``stream_memory`` (RSS per open idle event
-stream under uvicorn, and per live encoder in process).
+stream under uvicorn, and per live encoder in process) and ``hot_cache`` (the default cache's
+memory at its bound, a repeated body with and without it).
 Each writes ``results/<section>.md``;
 a full run ends with ``results/summary.md``: the issue's targets, met or not, and a chart
 (``results/summary.png``) when matplotlib is installed (a subset prints its targets only).
@@ -54,6 +55,7 @@ SECTIONS: dict[str, Callable[[Budget], Report]] = {
     "dictionaries": _section("dictionaries"),
     "streams_flush": _section("streams"),
     "stream_memory": _section("stream_memory"),
+    "hot_cache": _section("hot_cache"),
 }
 GROUPS: dict[str, tuple[str, ...]] = {"streams": ("streamping", "departed")}
 """Names that stand for several sections: ``python -m benchmarks streams``."""
