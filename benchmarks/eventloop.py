@@ -101,9 +101,16 @@ class _Worker:
 class _Server:
     """A ``_server.py`` process; its port is read from its first line of output."""
 
-    def __init__(self, middleware: str, lifetime_s: float) -> None:
+    def __init__(
+        self,
+        middleware: str,
+        lifetime_s: float,
+        *,
+        module: str = "benchmarks._server",
+        extra: tuple[str, ...] = (),
+    ) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks._server", middleware, str(lifetime_s)],
+            [sys.executable, "-m", module, middleware, str(lifetime_s), *extra],
             cwd=_ROOT,
             stdout=subprocess.PIPE,
             text=True,
@@ -248,22 +255,26 @@ def _run_round(server: _Server, workers: list[_Worker], cell: Cell, seconds: flo
     cell.sent += sum(int(f["bytes"]) for f in fetched)
 
 
-def measure(budget: Budget) -> list[Cell]:
+def measure(
+    budget: Budget,
+    conditions: tuple[tuple[str, str, str | None], ...] = CONDITIONS,
+    clients: tuple[int, ...] = CLIENTS,
+) -> list[Cell]:
     """Every cell, measured in interleaved rounds so that noise spreads over all of them.
 
     All servers run at once (idle ones cost nothing: their probes are disarmed).
     """
     rounds = 2 if budget.quick else 3
     per_round = budget.load_s / rounds
-    cells = [Cell(label, coding, k) for label, _, coding in CONDITIONS for k in CLIENTS]
-    middleware_of = {label: middleware for label, middleware, _ in CONDITIONS}
+    cells = [Cell(label, coding, k) for label, _, coding in conditions for k in clients]
+    middleware_of = {label: middleware for label, middleware, _ in conditions}
     lifetime = 60 + len(cells) * rounds * (per_round + 1.0)
     servers: dict[str, _Server] = {}
     workers: list[_Worker] = []
     try:
-        for middleware in dict.fromkeys(m for _, m, _ in CONDITIONS):
+        for middleware in dict.fromkeys(m for _, m, _ in conditions):
             servers[middleware] = _Server(middleware, lifetime)
-        workers = [_Worker() for _ in range(max(CLIENTS) + 1)]
+        workers = [_Worker() for _ in range(max(clients) + 1)]
         for index in range(rounds):
             for cell in cells:
                 _run_round(servers[middleware_of[cell.label]], workers, cell, per_round)
