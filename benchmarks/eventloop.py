@@ -404,3 +404,36 @@ def run(budget: Budget) -> Report:
 
 if __name__ == "__main__":
     run(Budget.from_env())
+
+
+ZSTD_CONDITIONS: tuple[tuple[str, str, str | None], ...] = (
+    ("no middleware", "none", None),
+    ("ours", "ours-nocache", "zstd"),
+    ("starlette-compress", "starlette-compress", "zstd"),
+)
+"""Issue 18: zstd under load, ours without its cache (``cache=None``), as one run."""
+
+
+def run_zstd(budget: Budget) -> Report:
+    """K = 4 on the 1 MiB JSON, zstd, ours (no cache) against starlette-compress."""
+    cells = measure(budget, ZSTD_CONDITIONS, (4,))
+    none = _find(cells, "no middleware", None, 4)
+    ours, peer = _find(cells, "ours", "zstd", 4), _find(cells, "starlette-compress", "zstd", 4)
+    assert none is not None and ours is not None and peer is not None
+    result = [
+        Check(
+            "K=4 zstd, cache=None: /big resp/s >= 1.2x starlette-compress",
+            f"{ours.rps:.1f} vs {peer.rps:.1f} = {ours.rps / peer.rps:.2f}x (server cores "
+            f"{ours.cores:.2f} vs {peer.cores:.2f})",
+            ours.rps >= 1.2 * peer.rps,
+        ),
+        Check(
+            "K=4 zstd, cache=None: ping p99 <= 2x no middleware",
+            f"{ours.ping_p99_ms:.2f} ms vs none {none.ping_p99_ms:.2f} ms "
+            f"(starlette-compress {peer.ping_p99_ms:.2f})",
+            ours.ping_p99_ms <= 2 * none.ping_p99_ms,
+        ),
+    ]
+    report = Report("eventloop_zstd", tables(cells)[:1], result)
+    write_results("eventloop_zstd", "zstd under load, no cache (uvicorn on 127.0.0.1)", report.tables)
+    return report
