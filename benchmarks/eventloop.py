@@ -435,5 +435,6 @@ def run_zstd(budget: Budget) -> Report:
         ),
     ]
     report = Report("eventloop_zstd", tables(cells)[:1], result)
-    write_results("eventloop_zstd", "zstd under load, no cache (uvicorn on 127.0.0.1)", report.tables)
+    title = "zstd under load, no cache (uvicorn on 127.0.0.1)"
+    write_results("eventloop_zstd", title, report.tables)
     return report
