@@ -223,13 +223,16 @@ _FIRST_LEVEL_WITH_LARGER_WINDOW = 20
 _reusable = threading.local()
 # A compressor keeps the tables of the largest body it compressed: 1.2 MB at level 3 and
 # 51 MB at level 19 after 4 MiB, but at most ~5 MB at any level after 256 KiB. Only bodies
-# up to this size reuse one; a larger body makes its own, freed with it (the ~8 us that
-# costs is nothing next to compressing it).
+# up to this size reuse one; a larger body makes its own, freed with it. That is not free
+# either: the new tables are fresh memory, page-faulted in per body (~0.25 ms, 8% of a 1 MiB
+# body at level 3, benchmarks/results/eventloop_zstd.md), so at the levels whose tables stay
+# small whatever the size (1.2 MB at level 3 after 4 MiB) every body reuses one.
 _REUSE_MAX = 256 * 1024
+_REUSE_ANY_SIZE_LEVEL = 3
 
 
 def _reusable_compressor(level: int) -> ZstdCompressor:
-    """This thread's compressor for whole bodies of at most ``_REUSE_MAX`` at ``level``.
+    """This thread's compressor for whole bodies at ``level`` (see ``_REUSE_MAX``).
 
     Making a ZstdCompressor costs ~8 us, 5% of a 100 KB body; after FLUSH_FRAME one is
     ready for the next frame. One per thread, so never used by two threads at once.
@@ -302,7 +305,7 @@ class ZstdEncoder:
             return c.compress(chunk, ZstdCompressor.FLUSH_FRAME)
         # A whole body: one FLUSH_FRAME call on a frame's first input lets zstd record
         # the content size and shrink the window to the input, as zstd.compress() does.
-        if len(chunk) > _REUSE_MAX:
+        if len(chunk) > _REUSE_MAX and self._level > _REUSE_ANY_SIZE_LEVEL:
             return _new_compressor(self._level).compress(chunk, ZstdCompressor.FLUSH_FRAME)
         compressor = _reusable_compressor(self._level)
         try:

@@ -10,6 +10,8 @@ The worker reads one JSON command per line on stdin and answers one JSON line on
   ``start`` to ``stop`` (``time.time()`` values); answers ``{"count", "bytes"}``.
 - ``{"op": "ping", ..., "interval"}``: one GET every ``interval`` seconds; answers
   ``{"latencies"}`` in seconds.
+- ``{"op": "mix", "port", "paths", "ae"}``: GET each of ``paths`` in order, back to back;
+  answers ``{"sizes", "codings", "statuses"}``, one entry per request.
 - ``{"op": "quit"}``: exit. EOF on stdin does the same.
 
 Only 127.0.0.1 is ever contacted.
@@ -152,6 +154,28 @@ def _ping(command: dict[str, object]) -> dict[str, object]:
     return {"latencies": latencies}
 
 
+def _mix(command: dict[str, object]) -> dict[str, object]:
+    connection = Connection(int(str(command["port"])))
+    paths = command["paths"]
+    assert isinstance(paths, list)
+    ae = str(command["ae"])
+    sizes: list[int] = []
+    codings: list[str] = []
+    statuses: list[int] = []
+    try:
+        for path in paths:
+            status, headers = connection.get(str(path), ae)
+            sizes.append(int(headers["x-body-bytes"]))
+            codings.append(headers.get("content-encoding", "identity"))
+            statuses.append(status)
+    finally:
+        connection.close()
+    return {"sizes": sizes, "codings": codings, "statuses": statuses}
+
+
+_OPS = {"fetch": _fetch, "ping": _ping, "mix": _mix}
+
+
 def main() -> None:
     for line in sys.stdin:
         command = json.loads(line)
@@ -159,7 +183,7 @@ def main() -> None:
         if op == "quit":
             break
         try:
-            answer = _fetch(command) if op == "fetch" else _ping(command)
+            answer = _OPS.get(str(op), _ping)(command)
         except (OSError, ValueError) as error:
             answer = {"error": f"{type(error).__name__}: {error}"}
         sys.stdout.write(json.dumps(answer) + "\n")

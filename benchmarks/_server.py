@@ -250,6 +250,12 @@ def _ours(app: ASGIApp) -> ASGIApp:
     return CompressMiddleware(app)
 
 
+def _ours_nocache(app: ASGIApp) -> ASGIApp:
+    from asgi_compress import CompressMiddleware
+
+    return CompressMiddleware(app, cache=None)
+
+
 def _ours_inline(app: ASGIApp) -> ASGIApp:
     from asgi_compress import CompressMiddleware
 
@@ -301,6 +307,7 @@ def _ours_cache(kind: str) -> Callable[[ASGIApp], ASGIApp]:
 MIDDLEWARES: dict[str, Callable[[ASGIApp], ASGIApp]] = {
     "none": lambda app: app,
     "ours": _ours,
+    "ours-nocache": _ours_nocache,
     "ours-inline": _ours_inline,
     "starlette-gzip": _starlette_gzip,
     "starlette-compress": _starlette_compress,

@@ -101,9 +101,16 @@ class _Worker:
 class _Server:
     """A ``_server.py`` process; its port is read from its first line of output."""
 
-    def __init__(self, middleware: str, lifetime_s: float) -> None:
+    def __init__(
+        self,
+        middleware: str,
+        lifetime_s: float,
+        *,
+        module: str = "benchmarks._server",
+        extra: tuple[str, ...] = (),
+    ) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks._server", middleware, str(lifetime_s)],
+            [sys.executable, "-m", module, middleware, str(lifetime_s), *extra],
             cwd=_ROOT,
             stdout=subprocess.PIPE,
             text=True,
@@ -248,22 +255,26 @@ def _run_round(server: _Server, workers: list[_Worker], cell: Cell, seconds: flo
     cell.sent += sum(int(f["bytes"]) for f in fetched)
 
 
-def measure(budget: Budget) -> list[Cell]:
+def measure(
+    budget: Budget,
+    conditions: tuple[tuple[str, str, str | None], ...] = CONDITIONS,
+    clients: tuple[int, ...] = CLIENTS,
+) -> list[Cell]:
     """Every cell, measured in interleaved rounds so that noise spreads over all of them.
 
     All servers run at once (idle ones cost nothing: their probes are disarmed).
     """
     rounds = 2 if budget.quick else 3
     per_round = budget.load_s / rounds
-    cells = [Cell(label, coding, k) for label, _, coding in CONDITIONS for k in CLIENTS]
-    middleware_of = {label: middleware for label, middleware, _ in CONDITIONS}
+    cells = [Cell(label, coding, k) for label, _, coding in conditions for k in clients]
+    middleware_of = {label: middleware for label, middleware, _ in conditions}
     lifetime = 60 + len(cells) * rounds * (per_round + 1.0)
     servers: dict[str, _Server] = {}
     workers: list[_Worker] = []
     try:
-        for middleware in dict.fromkeys(m for _, m, _ in CONDITIONS):
+        for middleware in dict.fromkeys(m for _, m, _ in conditions):
             servers[middleware] = _Server(middleware, lifetime)
-        workers = [_Worker() for _ in range(max(CLIENTS) + 1)]
+        workers = [_Worker() for _ in range(max(clients) + 1)]
         for index in range(rounds):
             for cell in cells:
                 _run_round(servers[middleware_of[cell.label]], workers, cell, per_round)
@@ -393,3 +404,37 @@ def run(budget: Budget) -> Report:
 
 if __name__ == "__main__":
     run(Budget.from_env())
+
+
+ZSTD_CONDITIONS: tuple[tuple[str, str, str | None], ...] = (
+    ("no middleware", "none", None),
+    ("ours", "ours-nocache", "zstd"),
+    ("starlette-compress", "starlette-compress", "zstd"),
+)
+"""Issue 18: zstd under load, ours without its cache (``cache=None``), as one run."""
+
+
+def run_zstd(budget: Budget) -> Report:
+    """K = 4 on the 1 MiB JSON, zstd, ours (no cache) against starlette-compress."""
+    cells = measure(budget, ZSTD_CONDITIONS, (4,))
+    none = _find(cells, "no middleware", None, 4)
+    ours, peer = _find(cells, "ours", "zstd", 4), _find(cells, "starlette-compress", "zstd", 4)
+    assert none is not None and ours is not None and peer is not None
+    result = [
+        Check(
+            "K=4 zstd, cache=None: /big resp/s >= 1.2x starlette-compress",
+            f"{ours.rps:.1f} vs {peer.rps:.1f} = {ours.rps / peer.rps:.2f}x (server cores "
+            f"{ours.cores:.2f} vs {peer.cores:.2f})",
+            ours.rps >= 1.2 * peer.rps,
+        ),
+        Check(
+            "K=4 zstd, cache=None: ping p99 <= 2x no middleware",
+            f"{ours.ping_p99_ms:.2f} ms vs none {none.ping_p99_ms:.2f} ms "
+            f"(starlette-compress {peer.ping_p99_ms:.2f})",
+            ours.ping_p99_ms <= 2 * none.ping_p99_ms,
+        ),
+    ]
+    report = Report("eventloop_zstd", tables(cells)[:1], result)
+    title = "zstd under load, no cache (uvicorn on 127.0.0.1)"
+    write_results("eventloop_zstd", title, report.tables)
+    return report

@@ -56,6 +56,9 @@ SECTIONS: dict[str, Callable[[Budget], Report]] = {
     "streams_flush": _section("streams"),
     "stream_memory": _section("stream_memory"),
     "hot_cache": _section("hot_cache"),
+    "mix": _section("mix"),
+    "small_path": _section("small_path"),
+    "eventloop_zstd": _section("eventloop_zstd"),
 }
 GROUPS: dict[str, tuple[str, ...]] = {"streams": ("streamping", "departed")}
 """Names that stand for several sections: ``python -m benchmarks streams``."""

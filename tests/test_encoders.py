@@ -270,6 +270,17 @@ def test_zstd_large_one_shot_fits_an_8_mib_window() -> None:
     assert decode("zstd", ENCODERS["zstd"](level=22).finish(data)) == data
 
 
+@pytest.mark.parametrize("level", [1, 3])
+def test_zstd_whole_bodies_above_256_kib_each_decode_alone(level: int) -> None:
+    """At low levels one compressor serves every whole body of a thread, large ones too:
+    each body is a frame of its own, with its size, and nothing of the one before."""
+    first, second = b"".join(_mixed_input(3 * 2**20)), text(400_000)
+    frames = [ENCODERS["zstd"](level=level).finish(body) for body in (first, second, first)]
+    assert [decode("zstd", frame) for frame in frames] == [first, second, first]
+    assert frames[0] == frames[2]
+    assert zstd.get_frame_info(frames[1]).decompressed_size == len(second)
+
+
 def test_zstd_decoder_really_refuses_a_larger_window() -> None:
     # The control for the two tests above: an unpinned level-22 stream declares 2**27.
     raw = zstd.ZstdCompressor(level=22)
