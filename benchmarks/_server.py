@@ -259,7 +259,7 @@ def _ours_nocache(app: ASGIApp) -> ASGIApp:
 def _ours_inline(app: ASGIApp) -> ASGIApp:
     from asgi_compress import CompressMiddleware
 
-    return CompressMiddleware(app, thread_min_size=1 << 62)
+    return CompressMiddleware(app, thread_min_size=1 << 62, cache=None)
 
 
 def _starlette_gzip(app: ASGIApp) -> ASGIApp:
