@@ -20,12 +20,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._dictionary_layer import DczOutcomes
-from ._dictionary_store import Dictionary, DictionaryStore
-from ._types import Headers
-from ._urlpattern import MatchPattern
-from .cache import CacheBackend
-from .dictionaries import MAX_DICTIONARY_SIZE, use_as_dictionary
+from .._types import Headers
+from ..cache import CacheBackend
+from ..http._urlpattern import MatchPattern
+from ._layer import DczOutcomes
+from ._store import Dictionary, DictionaryStore
+from .transport import MAX_DICTIONARY_SIZE, use_as_dictionary
 
 __all__ = ["DictionarySettings", "ProvidedDictionary"]
 
