@@ -16,7 +16,7 @@ from importlib.util import find_spec
 from typing import TYPE_CHECKING, Any
 
 from .cache import CacheBackend, DictCache, DirectoryCache, ResponseCache, cacheable
-from .mediatypes import DEFAULT_MIMETYPES, FLASK_COMPRESS_MIMETYPES
+from .http.mediatypes import DEFAULT_MIMETYPES, FLASK_COMPRESS_MIMETYPES
 from .middleware import CompressMiddleware
 from .policy import ResponsePolicy, skip_compression
 from .report import CompressionReport, PassReason, ReportHook

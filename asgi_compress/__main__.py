@@ -3,11 +3,11 @@
 Each command lives with its feature and registers itself here (``add_*_command``).
 
 - ``warm DIR --cache URL_OR_DIR``: compress static files into a cache ahead of time
-  (asgi_compress/cache/warm.py).
+  (asgi_compress/cli/_warm.py over asgi_compress/cache/warm.py).
 - ``precompress DIR [--codings br,zstd,gzip]``: write precompressed siblings (``app.js.br``)
-  that the middleware serves in place of encoding (asgi_compress/_precompress_command.py).
+  that the middleware serves in place of encoding (asgi_compress/cli/_precompress.py).
 - ``train-dictionary SAMPLES_DIR -o FILE``: train a zstd dictionary from sample responses,
-  for ``ProvidedDictionary`` (asgi_compress/_train.py, RFC 9842 dcz).
+  for ``ProvidedDictionary`` (asgi_compress/cli/_train.py, RFC 9842 dcz).
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from ._precompress_command import add_precompress_command
-from ._train import add_train_command
-from .cache.warm import add_warm_command
+from .cli._precompress import add_precompress_command
+from .cli._train import add_train_command
+from .cli._warm import add_warm_command
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -7,8 +7,8 @@ import difflib
 import re
 from collections.abc import Iterable, Mapping
 
-from .encoders import ENCODERS
-from .mediatypes import check_media_pattern
+from .codecs.encoders import ENCODERS
+from .http.mediatypes import check_media_pattern
 
 __all__ = [
     "KNOWN_ALGORITHMS",

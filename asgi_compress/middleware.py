@@ -8,8 +8,8 @@ whose path (from the server's root) matches ``exclude_paths`` through untouched.
 negotiates the coding from Accept-Encoding (twice at most: the one-shot and the streaming
 preference lists may differ; both are memoized), strips our ETag suffixes from
 If-None-Match / If-Match so the app's own conditional logic keeps working, and hands the app
-the ``send`` of a fresh :class:`~asgi_compress._responder.Responder`, the per-response state
-machine.
+the ``send`` of a fresh :class:`~asgi_compress.response._responder.Responder`, the
+per-response state machine.
 
 The app (or a framework extension such as asgi_compress.quart) can steer its own response
 through the :class:`ResponsePolicy` at ``scope["asgi_compress"]``: turn compression off,
@@ -19,10 +19,10 @@ against the encoded representation, or name a cache entry. The policy is read wh
 the request reached us (from an outer middleware) leaves a mark in the scope, which turns
 the new policy off.
 
-With dictionary options (RFC 9842, :mod:`asgi_compress.dictionary_options`), a request for a
+With dictionary options (RFC 9842, :mod:`asgi_compress.dictionaries.options`), a request for a
 provided dictionary's ``url_path`` is answered by us; any other request that may be encoded
 has the dictionary the client announces looked up once before the app runs, and the app's
-``send`` goes through a :class:`~asgi_compress._dictionary_layer.DictionaryLayer` on its way
+``send`` goes through a :class:`~asgi_compress.dictionaries._layer.DictionaryLayer` on its way
 to the responder. Without them, the request path costs one attribute check.
 """
 
@@ -34,18 +34,18 @@ import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Literal
 
-from ._decide import NOTHING_ACCEPTED as _NOTHING_ACCEPTED
-from ._decide import RequestView
-from ._dictionary_layer import DictionaryLayer, serve_dictionary
-from ._headers import strip_validator_suffixes
-from ._paths import request_path
-from ._request_body import has_content_encoding, serve_decoded_request
-from ._responder import Responder
 from .cache import DEFAULT_CACHE_LEVELS, DEFAULT_CACHE_MAX_SIZE, DictCache, ResponseCache
-from .dictionaries import DictionaryRequest, dcz_etag_token
-from .dictionary_options import DictionarySettings, ProvidedDictionary
-from .negotiation import choose_encoding
+from .dictionaries._layer import DictionaryLayer, serve_dictionary
+from .dictionaries.options import DictionarySettings, ProvidedDictionary
+from .dictionaries.transport import DictionaryRequest, dcz_etag_token
+from .http._headers import strip_validator_suffixes
+from .http._paths import request_path
+from .http.negotiation import choose_encoding
 from .policy import SCOPE_KEY, SKIP_KEY, ResponsePolicy
+from .requests._body import has_content_encoding, serve_decoded_request
+from .response._decide import NOTHING_ACCEPTED as _NOTHING_ACCEPTED
+from .response._decide import RequestView
+from .response._responder import Responder
 from .settings import Settings
 
 if TYPE_CHECKING:
@@ -92,7 +92,7 @@ class CompressMiddleware:
         cache_max_size: the largest declared Content-Length collected to be cached.
         dictionary_paths: RFC 9842 ``match`` patterns whose responses become dictionaries
             (``"/static/app.*.js"``); see docs/guides/dictionaries.md.
-        dictionaries: :class:`~asgi_compress.dictionary_options.ProvidedDictionary` objects,
+        dictionaries: :class:`~asgi_compress.dictionaries.options.ProvidedDictionary` objects,
             served at their ``url_path`` and announced on HTML pages.
         dcz_level: the zstd level of ``dcz`` answers, 1..22.
         dictionary_max_count: most dictionaries taken from responses kept in memory.

@@ -15,7 +15,6 @@ from functools import partial
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypedDict
 
-from ._paths import PathFilter
 from ._validation import (
     KNOWN_ALGORITHMS,
     algorithms,
@@ -25,8 +24,9 @@ from ._validation import (
     path_patterns,
     seconds,
 )
-from .encoders import ENCODERS, EncoderFactory
-from .mediatypes import DEFAULT_MIMETYPES, FLASK_COMPRESS_MIMETYPES, MediaTypeFilter
+from .codecs.encoders import ENCODERS, EncoderFactory
+from .http._paths import PathFilter
+from .http.mediatypes import DEFAULT_MIMETYPES, FLASK_COMPRESS_MIMETYPES, MediaTypeFilter
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack

@@ -173,7 +173,7 @@ def our_zlib() -> ModuleType:
     """The zlib-compatible module asgi_compress's gzip/deflate encoders call (zlib-ng when
     installed, else stdlib zlib): the raw figure an overhead factor divides by must come
     from the same library."""
-    from asgi_compress.encoders import ZLIB
+    from asgi_compress.codecs.encoders import ZLIB
 
     return ZLIB
 

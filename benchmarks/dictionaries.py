@@ -32,7 +32,7 @@ from pathlib import Path
 
 import brotli
 
-from asgi_compress.dictionaries import DczEncoder, train_dictionary
+from asgi_compress.dictionaries.transport import DczEncoder, train_dictionary
 
 from ._common import Budget, Report, Table, fmt, time_sync_rounds, write_results
 from .payloads import _order  # the order records the other benchmarks' JSON is made of

@@ -27,13 +27,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from asgi_compress._quart_config import (
+from asgi_compress.middleware import CompressMiddleware
+from asgi_compress.quart._config import (
     EXTENSION_DEFAULTS,
     LIVE_CONFIG_KEYS,
     ExtensionSettings,
     config_defaults,
 )
-from asgi_compress.middleware import CompressMiddleware
 from asgi_compress.settings import DEFAULT_MIMETYPES, FLASK_COMPRESS_MIMETYPES, Settings, config_key
 
 __all__ = ["OUTPUT", "constructor_options", "doc_entries", "main", "render", "setting_options"]

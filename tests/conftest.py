@@ -25,7 +25,7 @@ import pytest
 from hypothesis import settings
 
 from asgi_compress._types import ASGIApp, Message, Receive, Scope, Send
-from asgi_compress.negotiation import AcceptEncoding
+from asgi_compress.http.negotiation import AcceptEncoding
 
 from .tracked import EncoderTracker
 

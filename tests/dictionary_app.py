@@ -22,8 +22,8 @@ from typing import Any
 
 from asgi_compress import CompressMiddleware
 from asgi_compress._types import Message, Receive, Scope, Send
-from asgi_compress.dictionaries import train_dictionary
-from asgi_compress.dictionary_options import ProvidedDictionary
+from asgi_compress.dictionaries.options import ProvidedDictionary
+from asgi_compress.dictionaries.transport import train_dictionary
 
 __all__ = ["API_DICTIONARY_PATH", "app", "bundle", "item"]
 

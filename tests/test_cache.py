@@ -26,7 +26,7 @@ import pytest
 from asgi_compress import CompressMiddleware, DictCache, DirectoryCache, ResponseCache, cacheable
 from asgi_compress.cache import CacheBackend, CacheLookup
 from asgi_compress.cache._log import ThrottledLog
-from asgi_compress.encoders import Encoder
+from asgi_compress.codecs.encoders import Encoder
 from asgi_compress.settings import Settings
 
 from .conftest import decode, text

@@ -1,5 +1,5 @@
 """What a response becomes, decided purely from the request, the head and the body size
-(asgi_compress/_decide.py): every path in one table, no I/O."""
+(asgi_compress/response/_decide.py): every path in one table, no I/O."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import pytest
 
 from asgi_compress import PassReason as R
 from asgi_compress import Settings
-from asgi_compress._decide import (
+from asgi_compress.http._headers import ResponseHead
+from asgi_compress.response._decide import (
     Action,
     Decision,
     RequestView,
@@ -16,7 +17,6 @@ from asgi_compress._decide import (
     decide_stream,
     decide_whole,
 )
-from asgi_compress._headers import ResponseHead
 
 BOTH = RequestView("br", "gzip")
 HEAD = RequestView("br", "gzip", is_head=True)

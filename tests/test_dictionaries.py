@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from asgi_compress.dictionaries import (
+from asgi_compress.dictionaries.transport import (
     DICTIONARY_VARY,
     DczEncoder,
     Dictionary,

@@ -18,7 +18,7 @@ import pytest
 
 from asgi_compress import CompressMiddleware
 from asgi_compress._types import Message, Receive, Scope, Send
-from asgi_compress.dictionary_options import ProvidedDictionary
+from asgi_compress.dictionaries.options import ProvidedDictionary
 
 from .conftest import Recorded, body, run, start
 from .test_dictionaries import bundle

@@ -16,8 +16,8 @@ import pytest
 
 from asgi_compress.__main__ import main as cli_main
 from asgi_compress.cache import DictCache
-from asgi_compress.dictionaries import DictionaryStore, train_dictionary
-from asgi_compress.dictionary_options import DictionarySettings, ProvidedDictionary
+from asgi_compress.dictionaries.options import DictionarySettings, ProvidedDictionary
+from asgi_compress.dictionaries.transport import DictionaryStore, train_dictionary
 
 from .test_dictionaries import DIGEST, api_samples, bundle, decode_dcz, encoder_for
 

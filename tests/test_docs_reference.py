@@ -18,8 +18,8 @@ from types import ModuleType
 
 import pytest
 
-from asgi_compress._quart_config import config_defaults
 from asgi_compress.middleware import CompressMiddleware
+from asgi_compress.quart._config import config_defaults
 from asgi_compress.settings import Options
 
 ROOT = Path(__file__).resolve().parent.parent

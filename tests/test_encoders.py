@@ -12,7 +12,7 @@ from typing import Any
 import brotli
 import pytest
 
-from asgi_compress.encoders import (
+from asgi_compress.codecs.encoders import (
     ENCODERS,
     ZLIB,
     DeflateEncoder,

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from asgi_compress.negotiation import MAX_HEADER_LENGTH, AcceptEncoding, choose_encoding
+from asgi_compress.http.negotiation import MAX_HEADER_LENGTH, AcceptEncoding, choose_encoding
 
 from .conftest import record_parsed_headers
 

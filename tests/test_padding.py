@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from asgi_compress import CompressMiddleware
-from asgi_compress._padding import padding
+from asgi_compress.codecs._padding import padding
 from asgi_compress.settings import Settings
 
 from .conftest import ENCODINGS, Decoder, app_sending, body, decode, run, start, text

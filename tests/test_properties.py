@@ -3,7 +3,7 @@
 Every encoded body is checked with an independent decoder (conftest's ``Decoder``), fed one
 ASGI message at a time, as a client reading the socket would. The Accept-Encoding properties
 compare the middleware's choice with a reference reading of RFC 9110 section 12.5.3 written
-here, separately from ``asgi_compress.negotiation``.
+here, separately from ``asgi_compress.http.negotiation``.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from asgi_compress import CompressMiddleware
 from asgi_compress._types import Message, Receive, Scope, Send
-from asgi_compress.negotiation import MAX_HEADER_LENGTH, choose_encoding
+from asgi_compress.http.negotiation import MAX_HEADER_LENGTH, choose_encoding
 from asgi_compress.settings import Options
 
 from .conftest import (

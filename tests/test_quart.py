@@ -26,9 +26,9 @@ from quart.typing import ResponseTypes
 from werkzeug.datastructures import Headers
 
 from asgi_compress import CacheBackend, Compress, DictCache
-from asgi_compress._quart_config import EXTENSION_DEFAULTS, config_defaults
 from asgi_compress._types import ASGIApp, Message
 from asgi_compress.policy import SCOPE_KEY, ResponsePolicy
+from asgi_compress.quart._config import EXTENSION_DEFAULTS, config_defaults
 from asgi_compress.settings import DEFAULT_THREAD_MIN_SIZE
 
 from .conftest import (

@@ -424,7 +424,7 @@ def responding_first_app(exchange: Exchange) -> ASGIApp:
 
 
 async def test_a_body_failing_after_the_response_started_aborts_it() -> None:
-    from asgi_compress._request_body import BrokenRequestBody
+    from asgi_compress.requests._body import BrokenRequestBody
 
     with pytest.raises(BrokenRequestBody):
         await exchange(CORRUPT_GZ, "gzip", app=responding_first_app)

@@ -13,8 +13,8 @@ import pytest
 
 import asgi_compress
 from asgi_compress import DEFAULT_MIMETYPES, FLASK_COMPRESS_MIMETYPES, CompressMiddleware, Settings
-from asgi_compress._quart_config import config_defaults
 from asgi_compress._types import Receive, Scope, Send
+from asgi_compress.quart._config import config_defaults
 from asgi_compress.settings import config_key, options_from_config
 
 from .conftest import ALREADY_COMPRESSED, NEWLY_COMPRESSED

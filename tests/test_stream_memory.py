@@ -19,7 +19,7 @@ import pytest
 
 from asgi_compress import CompressMiddleware, Settings
 from asgi_compress._types import Receive, Scope, Send
-from asgi_compress.encoders import ZLIB
+from asgi_compress.codecs.encoders import ZLIB
 
 from .conftest import Client, Decoder, body, run, start
 from .tracked import EncoderTracker

@@ -1,8 +1,9 @@
 """Watch the encoders the middleware makes, from outside: through the public registry.
 
-``EncoderTracker.install(monkeypatch)`` wraps every factory in ``asgi_compress.encoders.ENCODERS``
-(a middleware takes its factories from there when it is built, so build it afterwards). Each
-encoder made is a real one inside a :class:`TrackedEncoder` that
+``EncoderTracker.install(monkeypatch)`` wraps every factory in
+``asgi_compress.codecs.encoders.ENCODERS`` (a middleware takes its factories from there when it
+is built, so build it afterwards). Each encoder made is a real one
+inside a :class:`TrackedEncoder` that
 
 - keeps a weak reference to itself in the tracker, so a test can tell that no encoder outlived
   its request without scanning the heap (``gc.get_objects()``);
@@ -28,8 +29,8 @@ from typing import Any, ClassVar
 
 import pytest
 
-import asgi_compress.encoders
-from asgi_compress.encoders import Encoder
+import asgi_compress.codecs.encoders
+from asgi_compress.codecs.encoders import Encoder
 
 __all__ = ["EncoderTracker", "TrackedEncoder"]
 
@@ -58,8 +59,8 @@ class EncoderTracker:
         """The order stamp (``stamp()``) at which each call ended."""
 
     def install(self, monkeypatch: pytest.MonkeyPatch) -> EncoderTracker:
-        for token, factory in list(asgi_compress.encoders.ENCODERS.items()):
-            monkeypatch.setitem(asgi_compress.encoders.ENCODERS, token, self._wrap(factory))
+        for token, factory in list(asgi_compress.codecs.encoders.ENCODERS.items()):
+            monkeypatch.setitem(asgi_compress.codecs.encoders.ENCODERS, token, self._wrap(factory))
         return self
 
     def _wrap(self, factory: Callable[..., Encoder]) -> Callable[..., Encoder]:

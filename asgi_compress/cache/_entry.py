@@ -55,7 +55,7 @@ def encoder_params(factory: Callable[..., Any] | str) -> str:
 
     Example:
         >>> from functools import partial
-        >>> from asgi_compress.encoders import GZipEncoder
+        >>> from asgi_compress.codecs.encoders import GZipEncoder
         >>> encoder_params(partial(GZipEncoder, level=9))
         'GZipEncoder(level=9)'
     """

@@ -41,7 +41,7 @@ import time
 from functools import partial
 from pathlib import Path
 
-from .._offload import offload
+from ..codecs._offload import offload
 
 try:
     import fcntl

@@ -42,14 +42,14 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from .._offload import offload
+from ..codecs._offload import offload
 from ..settings import _RANGES
 from ._entry import address, body_digest, encoder_params, pack, unpack
 from ._log import ThrottledLog
 from ._sightings import DEFAULT_SIGHTINGS, Sightings
 
 if TYPE_CHECKING:
-    from ..encoders import Encoder
+    from ..codecs.encoders import Encoder
     from . import CacheBackend
 
 __all__ = [

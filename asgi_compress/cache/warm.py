@@ -10,7 +10,6 @@ a file that changed since is simply a miss.
 
 from __future__ import annotations
 
-import argparse
 import mimetypes
 import os
 from collections.abc import Mapping
@@ -22,7 +21,6 @@ import anyio.to_thread
 
 from ..settings import Settings
 from . import CacheBackend
-from .directory import DirectoryCache
 from .response import (
     DEFAULT_CACHE_LEVELS,
     DEFAULT_CACHE_MAX_SIZE,
@@ -30,7 +28,7 @@ from .response import (
     validate_levels,
 )
 
-__all__ = ["WarmResult", "add_warm_command", "open_backend", "parse_levels", "warm"]
+__all__ = ["DEFAULT_LEVELS", "WarmResult", "warm"]
 
 # The middleware's cache_levels: what a server with the defaults looks up.
 DEFAULT_LEVELS = ",".join(f"{coding}={level}" for coding, level in DEFAULT_CACHE_LEVELS.items())
@@ -96,85 +94,3 @@ async def warm(
 
 def _files(root: Path) -> list[tuple[Path, int]]:
     return [(p, p.stat().st_size) for p in sorted(root.rglob("*")) if p.is_file()]
-
-
-def parse_levels(text: str) -> dict[str, int]:
-    """``"br=11,gzip=9"`` -> ``{"br": 11, "gzip": 9}``.
-
-    Raises:
-        ValueError: not ``coding=level`` pairs.
-    """
-    levels: dict[str, int] = {}
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        coding, sep, level = item.partition("=")
-        if not sep or not level.strip().lstrip("-").isdigit():
-            raise ValueError(f"--levels: expected coding=level, got {item!r}")
-        levels[coding.strip().lower()] = int(level)
-    return levels
-
-
-def open_backend(where: str, *, max_bytes: int, ttl: float | None) -> CacheBackend:
-    """A :class:`RedisCache` for a ``redis://``, ``rediss://`` or ``unix://`` URL, else a
-    :class:`DirectoryCache` at that path."""
-    if where.startswith(("redis://", "rediss://", "unix://")):
-        from .redis import RedisCache
-
-        return RedisCache(where, ttl=ttl, timeout=10.0, retry_after=0)
-    return DirectoryCache(where, max_bytes=max_bytes)
-
-
-def add_warm_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register ``warm`` on the ``python -m asgi_compress`` dispatcher."""
-    parser = subparsers.add_parser(
-        "warm",
-        help="compress a directory of static files into a cache at the cache levels",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("directory", help="the static files' root")
-    parser.add_argument(
-        "--cache", required=True, help="a redis:// URL or a directory (DirectoryCache)"
-    )
-    parser.add_argument(
-        "--levels", default=DEFAULT_LEVELS, help=f"coding=level,... (default {DEFAULT_LEVELS})"
-    )
-    parser.add_argument(
-        "--max-size", type=int, default=DEFAULT_CACHE_MAX_SIZE, help="largest file to store"
-    )
-    parser.add_argument(
-        "--max-bytes",
-        type=int,
-        default=256 * 1024 * 1024,
-        help="a DirectoryCache's bound (default 256 MiB)",
-    )
-    parser.add_argument("--ttl", type=float, default=24 * 3600, help="Redis TTL in seconds")
-    parser.set_defaults(run=run_warm)
-
-
-def run_warm(args: argparse.Namespace) -> int:
-    """The ``warm`` command: returns the exit status."""
-    if not Path(args.directory).is_dir():
-        raise SystemExit(f"warm: {args.directory!r} is not a directory")
-    try:
-        levels = parse_levels(args.levels)
-        backend = open_backend(args.cache, max_bytes=args.max_bytes, ttl=args.ttl)
-    except (TypeError, ValueError) as error:
-        raise SystemExit(f"warm: {error}") from error
-
-    async def main() -> WarmResult:
-        try:
-            return await warm(args.directory, backend, levels, max_size=args.max_size)
-        finally:
-            close = getattr(backend, "aclose", None)
-            if close is not None:
-                await close()
-
-    try:
-        result = anyio.run(main)
-    except (TypeError, ValueError) as error:
-        raise SystemExit(f"warm: {error}") from error
-    print(
-        f"warm: {result.stored} entries stored, {result.present} already there, "
-        f"{result.skipped_files} files skipped (type or size)"
-    )
-    return 0

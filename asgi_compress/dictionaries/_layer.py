@@ -1,6 +1,6 @@
 """One request's dictionary transport (RFC 9842), between the app and the responder.
 
-The decisions live in :mod:`asgi_compress.dictionaries` (pure); the middleware builds a
+The decisions live in :mod:`asgi_compress.dictionaries.transport` (pure); the middleware builds a
 :class:`DictionaryLayer` for a request that may be encoded when dictionaries are configured,
 after looking the client's ``Available-Dictionary`` up in the store once. The layer then
 
@@ -22,10 +22,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, NamedTuple
 
-from ._dcz import DczEncoder
-from ._headers import ResponseHead
-from ._offload import offload
-from .dictionaries import (
+from ..codecs._dcz import DczEncoder
+from ..codecs._offload import offload
+from ..http._headers import ResponseHead
+from .transport import (
     DictionaryMark,
     DictionaryRequest,
     ResponseFacts,
@@ -35,9 +35,9 @@ from .dictionaries import (
 )
 
 if TYPE_CHECKING:
-    from ._dictionary_store import Dictionary
-    from ._types import ASGIApp, Headers, Message, Receive, Scope, Send
-    from .dictionary_options import DictionarySettings, ProvidedDictionary
+    from .._types import ASGIApp, Headers, Message, Receive, Scope, Send
+    from ._store import Dictionary
+    from .options import DictionarySettings, ProvidedDictionary
 
 __all__ = [
     "AVAILABLE_DICTIONARY_VARY",

@@ -8,7 +8,6 @@ bytes there; what pays is the recurring content.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -18,7 +17,7 @@ if sys.version_info >= (3, 14):
 else:
     from backports.zstd import ZstdError, train_dict
 
-__all__ = ["add_train_command", "read_samples", "train_dictionary"]
+__all__ = ["read_samples", "train_dictionary"]
 
 _MIN_SAMPLES = 8  # below this zstd's trainer fails or learns nothing useful
 
@@ -49,30 +48,3 @@ def read_samples(directory: Path) -> list[bytes]:
     if not directory.is_dir():
         raise ValueError(f"{directory} is not a directory")
     return [p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()]
-
-
-def _run(args: argparse.Namespace) -> int:
-    try:
-        samples = read_samples(Path(args.samples_dir))
-        data = train_dictionary(samples, args.size)
-    except (OSError, ValueError) as error:
-        print(f"train-dictionary: {error}", file=sys.stderr)
-        return 2
-    Path(args.output).write_bytes(data)
-    print(f"wrote {len(data)} bytes to {args.output} from {len(samples)} samples")
-    return 0
-
-
-def add_train_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register ``train-dictionary SAMPLES_DIR -o FILE [--size N]``."""
-    parser = subparsers.add_parser(
-        "train-dictionary",
-        help="train a compression dictionary (RFC 9842, dcz) from sample responses",
-        description="Train a zstd dictionary from every file under SAMPLES_DIR.",
-    )
-    parser.add_argument("samples_dir", metavar="SAMPLES_DIR")
-    parser.add_argument("-o", "--output", required=True, help="the dictionary file to write")
-    parser.add_argument(
-        "--size", type=int, default=64 * 1024, help="largest dictionary size (default 64 KiB)"
-    )
-    parser.set_defaults(run=_run)

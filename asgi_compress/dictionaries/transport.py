@@ -9,12 +9,12 @@ Pure functions and value objects, no I/O; the responder carries the decisions ou
   to ordinary negotiation.
 - :func:`is_dictionary_candidate`: whether a response becomes a dictionary (and with which
   ``Use-As-Dictionary``), by the rules that protect users.
-- :class:`~asgi_compress._dcz.DczEncoder`: the ``dcz`` coding itself, re-exported here.
+- :class:`~asgi_compress.codecs._dcz.DczEncoder`: the ``dcz`` coding itself, re-exported here.
 
 The rules, and where each comes from:
 
 - Same origin only: ``match`` patterns are same-origin paths (RFC 9842 section 2.2.2;
-  :mod:`asgi_compress._urlpattern` refuses anything else at configuration).
+  :mod:`asgi_compress.http._urlpattern` refuses anything else at configuration).
 - A dictionary must be cacheable and fresh for the client to keep it (section 2.2.1): we
   mark only 200 responses to GET with ``max-age`` > 0 and without ``no-store``/``no-cache``.
 - No dictionary from, and no dictionary compression of, a response that is per user
@@ -39,13 +39,13 @@ import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from . import _sf
-from ._dcz import DCZ_MAGIC, DczEncoder, dcz_header, dcz_window_log
-from ._dictionary_store import Dictionary, DictionaryStore
+from .._types import Scope
+from ..codecs._dcz import DCZ_MAGIC, DczEncoder, dcz_header, dcz_window_log
+from ..http import _sf
+from ..http._urlpattern import MatchPattern
+from ..http.negotiation import AcceptEncoding
+from ._store import Dictionary, DictionaryStore
 from ._train import train_dictionary
-from ._types import Scope
-from ._urlpattern import MatchPattern
-from .negotiation import AcceptEncoding
 
 __all__ = [
     "DCZ",

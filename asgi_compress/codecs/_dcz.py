@@ -83,7 +83,7 @@ def _zstd_dict(sha256: bytes, data: bytes) -> ZstdDict:
 class DczEncoder:
     """``dcz`` (RFC 9842 section 5): the dcz header, then zstd against a raw dictionary.
 
-    Speaks the three verbs of :class:`~asgi_compress.encoders.Encoder`; the header goes out
+    Speaks the three verbs of :class:`~asgi_compress.codecs.encoders.Encoder`; the header goes out
     with the first bytes returned, whichever verb returns them.
 
     Args:

@@ -20,10 +20,10 @@ from __future__ import annotations
 import enum
 from typing import NamedTuple
 
-from ._headers import ResponseHead
-from .dictionaries import DCZ
-from .report import PassReason
-from .settings import Settings
+from ..dictionaries.transport import DCZ
+from ..http._headers import ResponseHead
+from ..report import PassReason
+from ..settings import Settings
 
 __all__ = [
     "NOTHING_ACCEPTED",

@@ -18,8 +18,8 @@ import json
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from .cache import CacheBackend
-from .cache.response import backend_get, backend_set
+from ..cache import CacheBackend
+from ..cache.response import backend_get, backend_set
 
 __all__ = ["Dictionary", "DictionaryStore"]
 

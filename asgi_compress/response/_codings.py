@@ -13,8 +13,11 @@ from __future__ import annotations
 import secrets
 from typing import TYPE_CHECKING, NamedTuple
 
-from ._dictionary_layer import AVAILABLE_DICTIONARY_VARY
-from ._headers import (
+from ..codecs._offload import CodecRunner, ns_per_byte
+from ..codecs._padding import padding
+from ..dictionaries._layer import AVAILABLE_DICTIONARY_VARY
+from ..dictionaries.transport import DCZ
+from ..http._headers import (
     ResponseHead,
     compressed_headers,
     held_token,
@@ -22,18 +25,15 @@ from ._headers import (
     suffix_etag,
     validator_answer_headers,
 )
-from ._offload import CodecRunner, ns_per_byte
-from ._padding import padding
-from .dictionaries import DCZ
 
 if TYPE_CHECKING:
+    from .._types import Headers
+    from ..cache import CacheLookup, ResponseCache
+    from ..codecs.encoders import Encoder
+    from ..dictionaries._layer import DczChoice, DictionaryLayer
+    from ..policy import ResponsePolicy
+    from ..settings import Settings
     from ._decide import RequestView
-    from ._dictionary_layer import DczChoice, DictionaryLayer
-    from ._types import Headers
-    from .cache import CacheLookup, ResponseCache
-    from .encoders import Encoder
-    from .policy import ResponsePolicy
-    from .settings import Settings
 
 __all__ = ["Codings", "Encoded"]
 
@@ -250,7 +250,7 @@ class Codings:
         self, request: RequestView, head: ResponseHead, headers: Headers
     ) -> Headers:
         """The head of the app's 304 to a validator we stripped (see
-        :func:`~asgi_compress._headers.strip_validator_suffixes`): its ETag is the one of the
+        :func:`~asgi_compress.http._headers.strip_validator_suffixes`): its ETag is the one of the
         representation the client holds, suffixed and weakened as its 200 was."""
         etag = head.etag
         if etag is not None:

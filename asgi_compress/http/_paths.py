@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ._types import Scope
+    from .._types import Scope
 
 __all__ = ["PathFilter", "full_path", "request_path"]
 

@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterable, Mapping
 from email.utils import parsedate_to_datetime
 
-from ._types import Headers
+from .._types import Headers
 
 __all__ = [
     "VARY_HEADER",

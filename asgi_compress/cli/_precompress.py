@@ -18,8 +18,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._precompressed import SUFFIXES
-from .settings import Settings
+from ..response._precompressed import SUFFIXES
+from ..settings import Settings
 
 __all__ = ["BEST_LEVELS", "PrecompressResult", "add_precompress_command", "precompress"]
 

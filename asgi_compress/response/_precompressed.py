@@ -5,7 +5,7 @@ A sibling is used only when it is a regular file and not older than the file it 
 (its mtime is at least the file's): a sibling left behind by an edit of the file is stale and
 the file is encoded as usual. The lookup blocks (``stat``, ``open``), so the responder runs it
 on a worker thread. Writing siblings is ``python -m asgi_compress precompress``
-(:mod:`asgi_compress._precompress_command`).
+(:mod:`asgi_compress.cli._precompress`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import stat
 from collections.abc import Iterable
 from typing import BinaryIO, NamedTuple
 
-from .dictionaries import DCZ
+from ..dictionaries.transport import DCZ
 
 __all__ = ["SUFFIXES", "Sibling", "open_sibling", "sibling_codings"]
 

@@ -57,28 +57,28 @@ from typing import TYPE_CHECKING
 
 import anyio
 
+from ..cache import cacheable
+from ..codecs._offload import offload
+from ..dictionaries.transport import DCZ
+from ..http._headers import (
+    ResponseHead,
+    with_vary,
+)
+from ..report import PassReason
 from . import _decide
 from ._codings import Codings
 from ._decide import NOTHING_ACCEPTED as _NOTHING_ACCEPTED
 from ._decide import Action, RequestView
-from ._headers import (
-    ResponseHead,
-    with_vary,
-)
-from ._offload import offload
 from ._output import ResponseOutput
 from ._pause import PauseTimer
 from ._precompressed import open_sibling, sibling_codings
 from ._stream import EncodedStream, send_file_chunks, send_file_unencoded
-from .cache import cacheable
-from .dictionaries import DCZ
-from .report import PassReason
 
 if TYPE_CHECKING:
-    from ._dictionary_layer import DictionaryLayer
-    from ._types import Message, Receive, Scope, Send
-    from .policy import ResponsePolicy
-    from .settings import Settings
+    from .._types import Message, Receive, Scope, Send
+    from ..dictionaries._layer import DictionaryLayer
+    from ..policy import ResponsePolicy
+    from ..settings import Settings
 
 __all__ = ["Responder"]
 

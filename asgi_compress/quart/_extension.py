@@ -14,7 +14,7 @@ How it works
 There is one implementation of the HTTP rules, the core middleware: ``init_app`` wraps
 ``app.asgi_app`` in a :class:`~asgi_compress.CompressMiddleware` whose per-request
 :class:`~asgi_compress.ResponsePolicy` is built from the app's config (the live keys of
-:data:`~asgi_compress._quart_config.LIVE_CONFIG_KEYS` re-read on each request, the others as they
+:data:`~asgi_compress.quart._config.LIVE_CONFIG_KEYS` re-read on each request, the others as they
 were at ``init_app``). Compression therefore happens after Quart has finished the response:
 after every ``after_request`` hook and after the session is saved, so the headers they add
 (``Vary: Cookie``) are merged, and streams stay incremental.
@@ -44,18 +44,18 @@ except ImportError as error:  # the one optional import: name the extra that bri
         "pip install 'asgi-compress[quart]'"
     ) from error
 
-from ._quart_config import LIVE_CONFIG_KEYS, ExtensionSettings, config_defaults
-from ._validation import closest_name
-from .cache import CacheBackend, ResponseCache
-from .middleware import CompressMiddleware
-from .policy import SCOPE_KEY, SKIP_KEY, ResponsePolicy, skip_compression
-from .settings import Options, Settings, config_key, options_from_config
+from .._validation import closest_name
+from ..cache import CacheBackend, ResponseCache
+from ..middleware import CompressMiddleware
+from ..policy import SCOPE_KEY, SKIP_KEY, ResponsePolicy, skip_compression
+from ..settings import Options, Settings, config_key, options_from_config
+from ._config import LIVE_CONFIG_KEYS, ExtensionSettings, config_defaults
 
 if TYPE_CHECKING:
     from quart.typing import ResponseTypes
     from typing_extensions import Unpack
 
-    from ._types import ASGIApp, Scope
+    from .._types import ASGIApp, Scope
 
 __all__ = ["CacheKey", "Compress"]
 

@@ -12,10 +12,10 @@ through :func:`serve_decoded_request` (the middleware's only call into this modu
 2. The app gets a scope without ``Content-Encoding``, ``Content-Length`` (the decoded length
    is unknown until the end) or the digest fields, which describe the coded bytes (RFC 9530).
 3. Its ``receive()`` pulls the wire body through a
-   :class:`~asgi_compress._request_decoders.DecodingPipeline` in bounded batches of decoder
+   :class:`~asgi_compress.requests._decoders.DecodingPipeline` in bounded batches of decoder
    calls: inline for small chunks, yielding to the event loop between batches, and on the
    compression worker threads for chunks of at least ``thread_min_size`` bytes
-   (``asgi_compress._offload``). Each ``http.request`` message carries what one batch
+   (``asgi_compress.codecs._offload``). Each ``http.request`` message carries what one batch
    produced. The final one (``more_body: False``) is sent only once every stream has
    reached a clean end, so an app that reads the whole body never sees a complete body that
    was corrupt or truncated.
@@ -42,12 +42,12 @@ from typing import TYPE_CHECKING
 
 from anyio.lowlevel import checkpoint
 
-from ._offload import offload
-from ._request_decoders import DECODERS, STEP_OUTPUT, BodyRejected, DecodingPipeline
+from ..codecs._offload import offload
+from ._decoders import DECODERS, STEP_OUTPUT, BodyRejected, DecodingPipeline
 
 if TYPE_CHECKING:
-    from ._types import ASGIApp, Headers, Message, Receive, Scope, Send
-    from .settings import Settings
+    from .._types import ASGIApp, Headers, Message, Receive, Scope, Send
+    from ..settings import Settings
 
 __all__ = [
     "ACCEPT_ENCODING",

@@ -1,7 +1,7 @@
 """What a response sends: the heads and bodies that carry out the responder's decisions.
 
-:class:`ResponseOutput` is the base of :class:`~asgi_compress._responder.Responder`: it builds
-and sends our own 304/412, the encoded head of a whole body or a stream, the app's head
+:class:`ResponseOutput` is the base of :class:`~asgi_compress.response._responder.Responder`:
+it builds and sends our own 304/412, the encoded head of a whole body or a stream, the app's head
 unchanged (Vary merged) with the bytes held so far, and it reports each response when it
 ends. It sends, but never decides and never changes the response's state: every transition
 is the responder's.
@@ -11,16 +11,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._headers import VARY_HEADER, ResponseHead
-from ._paths import request_path
+from ..http._headers import VARY_HEADER, ResponseHead
+from ..http._paths import request_path
+from ..report import CompressionReport, PassReason, deliver
 from ._stream import EncodedStream
-from .report import CompressionReport, PassReason, deliver
 
 if TYPE_CHECKING:
+    from .._types import Message, Scope, Send
+    from ..settings import Settings
     from ._codings import Codings
     from ._decide import RequestView
-    from ._types import Message, Scope, Send
-    from .settings import Settings
 
 __all__ = ["ResponseOutput"]
 

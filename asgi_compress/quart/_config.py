@@ -14,8 +14,8 @@ from dataclasses import dataclass, fields
 from types import MappingProxyType
 from typing import Any
 
-from ._validation import words
-from .settings import Options, Settings, config_key
+from .._validation import words
+from ..settings import Options, Settings, config_key
 
 __all__ = [
     "EXTENSION_DEFAULTS",

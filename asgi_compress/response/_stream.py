@@ -18,14 +18,14 @@ from typing import TYPE_CHECKING, BinaryIO, ClassVar, NoReturn
 import anyio
 from anyio.lowlevel import checkpoint
 
-from ._offload import offload
+from ..codecs._offload import offload
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from ._offload import CodecRunner
-    from ._types import Receive, Send
-    from .encoders import Encoder
+    from .._types import Receive, Send
+    from ..codecs._offload import CodecRunner
+    from ..codecs.encoders import Encoder
 
 __all__ = [
     "FILE_CHUNK",
