@@ -112,8 +112,6 @@ ALLOWED: dict[str, frozenset[str]] = {
     "quart": frozenset({"_types", "_validation", "cache", "middleware", "policy", "settings"}),
     "cli": frozenset({"cache", "dictionaries", "response", "settings"}),
     "__main__": frozenset({"cli"}),
-    # The documented path of ProvidedDictionary before the layout by feature.
-    "dictionary_options": frozenset({"dictionaries"}),
     "__init__": frozenset({"cache", "http", "middleware", "policy", "quart", "report", "settings"}),
 }
 # (importer, imported) pairs that are allowed only inside a function or `if TYPE_CHECKING:`,
