@@ -201,6 +201,15 @@ def decode(encoding: str, data: bytes) -> bytes:
     return out
 
 
+def gzip_bytes(data: bytes, level: int = 6) -> bytes:
+    """``data`` as zlib's gzip stream (a 10-byte header, mtime 0), as our encoder frames it.
+
+    ``zlib.compress(data, level, wbits)`` takes ``wbits`` only from Python 3.11 on.
+    """
+    z = zlib.compressobj(level, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    return z.compress(data) + z.flush()
+
+
 @dataclass
 class Recorded:
     messages: list[Message] = field(default_factory=list)
