@@ -220,6 +220,9 @@ class Responder(ResponseOutput):
             self._timer.close()
         if self._state is not _START and self._observed:
             self._report()
+        # The request's frames may outlive it, in a traceback or in the task step still
+        # handling its CancelledError: they must not keep the encoder (its window) alive.
+        self._stream = None
 
     def _unexpected(self, kind: str) -> RuntimeError:
         return RuntimeError(

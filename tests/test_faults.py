@@ -259,6 +259,29 @@ async def test_app_exception_propagates_unchanged(
     aftermath.check()
 
 
+@pytest.mark.parametrize("coding", ENCODINGS)
+@pytest.mark.parametrize("size", ["small", "threaded"])
+async def test_a_kept_traceback_does_not_keep_the_encoder(
+    coding: str, size: str, aftermath: Aftermath
+) -> None:
+    """The request's frames may outlive it: in an exception an error reporter keeps, or (on
+    Python 3.12+) in the task step still handling a disconnect's CancelledError. Its encoder
+    must not live as long as they do."""
+    error = AppError("after a streamed body")
+    chunk = BIG if size == "threaded" else text(3000)
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send(start())
+        await send(body(chunk, more=True))
+        raise error
+
+    middleware = CompressMiddleware(app, thread_min_size=THREAD_MIN, flush_delay=0)
+    with pytest.raises(AppError) as excinfo:
+        await run(middleware, client=Client(yields=True), accept_encoding=coding, deadline=10)
+    assert excinfo.value is error and error.__traceback__ is not None
+    aftermath.check()  # the traceback, and the frames in it, are still referenced here
+
+
 HELD_HEADS = [start()["headers"], start(content_length=len(BIG))["headers"]]
 
 
