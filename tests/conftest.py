@@ -201,6 +201,15 @@ def decode(encoding: str, data: bytes) -> bytes:
     return out
 
 
+def gzip_bytes(data: bytes, level: int = 6) -> bytes:
+    """``data`` as zlib's gzip stream (a 10-byte header, mtime 0), as our encoder frames it.
+
+    ``zlib.compress(data, level, wbits)`` takes ``wbits`` only from Python 3.11 on.
+    """
+    z = zlib.compressobj(level, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    return z.compress(data) + z.flush()
+
+
 @dataclass
 class Recorded:
     messages: list[Message] = field(default_factory=list)
@@ -275,7 +284,10 @@ class Client:
     """The server's side of one request, scripted: what ``receive()`` and ``send()`` do.
 
     ``receive()`` returns the request (``body``) once; after that it waits until the client
-    has gone, then returns ``http.disconnect`` (ASGI HTTP spec), every time it is called.
+    has gone or the response is complete (its last body message delivered), then returns
+    ``http.disconnect``, every time it is called (ASGI HTTP spec: "if receive is called after
+    a response has been sent or after the HTTP connection has been closed"; Quart 0.23 waits
+    for it before its app call returns).
     ``send()`` records each message it delivers in ``recorded``, in order.
 
     Args:
@@ -311,32 +323,41 @@ class Client:
         self.recorded = Recorded()
         self.on_send: Callable[[Message], Any] | None = None
         self._requested = False
-        self._gone: anyio.Event | None = None
+        self._left = leave_after is not None and leave_after <= 0
+        self._complete = False
+        self._disconnect: anyio.Event | None = None
 
     @property
     def delivered(self) -> list[Message]:
         return self.recorded.messages
 
-    def _gone_event(self) -> anyio.Event:
-        if self._gone is None:  # created on first use: an anyio Event needs a running loop
-            self._gone = anyio.Event()
-            if self.leave_after is not None and len(self.delivered) >= self.leave_after:
-                self._gone.set()
-        return self._gone
+    def _disconnect_event(self) -> anyio.Event:
+        """Set once ``receive()`` returns ``http.disconnect``: the client left or the response
+        is complete."""
+        if self._disconnect is None:  # made on first use: an anyio Event needs a running loop
+            self._disconnect = anyio.Event()
+            if self._left or self._complete:
+                self._disconnect.set()
+        return self._disconnect
+
+    def _end(self) -> None:
+        if self._disconnect is not None:
+            self._disconnect.set()
 
     @property
     def gone(self) -> bool:
-        return self._gone_event().is_set()
+        return self._left
 
     def leave(self) -> None:
         """The client goes away now: ``receive()`` returns ``http.disconnect``."""
-        self._gone_event().set()
+        self._left = True
+        self._end()
 
     async def receive(self) -> Message:
         if not self._requested:
             self._requested = True
             return {"type": "http.request", "body": self.body, "more_body": False}
-        await self._gone_event().wait()
+        await self._disconnect_event().wait()
         return {"type": "http.disconnect"}
 
     async def send(self, message: Message) -> None:
@@ -349,6 +370,9 @@ class Client:
         self.delivered.append(message)
         if self.on_send is not None:
             self.on_send(message)
+        if message["type"] == "http.response.body" and not message.get("more_body", False):
+            self._complete = True
+            self._end()
         if self.leave_after is not None and len(self.delivered) >= self.leave_after:
             self.leave()
 

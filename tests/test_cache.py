@@ -29,7 +29,7 @@ from asgi_compress.cache._log import ThrottledLog
 from asgi_compress.codecs.encoders import Encoder
 from asgi_compress.settings import Settings
 
-from .conftest import decode, text
+from .conftest import decode, gzip_bytes, text
 
 BODY = text(20_000, seed=1)
 OTHER = text(20_000, seed=2)
@@ -102,7 +102,7 @@ def _bit_flipped(value: bytes) -> bytes:
 
 def _other_bytes_same_frame(value: bytes) -> bytes:
     """The frame kept, the encoded bytes replaced by a valid gzip of another body."""
-    return value[:68] + zlib.compress(OTHER, 6, 31)
+    return value[:68] + gzip_bytes(OTHER)
 
 
 TAMPERS = [
@@ -110,7 +110,7 @@ TAMPERS = [
     pytest.param(_bit_flipped, id="bit-flipped"),
     pytest.param(_other_bytes_same_frame, id="replaced"),
     pytest.param(lambda value: b"", id="emptied"),
-    pytest.param(lambda value: zlib.compress(OTHER, 6, 31), id="raw-bytes"),
+    pytest.param(lambda value: gzip_bytes(OTHER), id="raw-bytes"),
 ]
 
 
@@ -233,7 +233,7 @@ class _GatedEncoder:
     def finish(self, chunk: bytes = b"") -> bytes:
         type(self).started.set()
         assert type(self).release.wait(10), "the test never released the encoder"
-        return zlib.compress(chunk, self.level, 31)
+        return gzip_bytes(chunk, self.level)
 
 
 async def test_improvements_are_dropped_when_every_slot_is_busy() -> None:

@@ -188,16 +188,20 @@ async def exchange(
 
 async def deliver(app: Any, scope: Scope, messages: list[Message], record: Exchange) -> None:
     """Call ``app`` as a server would: ``messages`` from ``receive()``, then nothing more
-    (no disconnect); what it sends goes to ``record.sent``. Never hangs: ``fail_after``."""
+    until the response is complete, then ``http.disconnect`` (ASGI HTTP spec; Quart 0.23
+    waits for it); what it sends goes to ``record.sent``. Never hangs: ``fail_after``."""
+    complete = anyio.Event()
 
     async def receive() -> Message:
         if messages:
             return messages.pop(0)
-        await anyio.sleep_forever()
-        raise AssertionError("unreachable")
+        await complete.wait()
+        return {"type": "http.disconnect"}
 
     async def send(message: Message) -> None:
         record.sent.append(message)
+        if message["type"] == "http.response.body" and not message.get("more_body", False):
+            complete.set()
 
     with anyio.fail_after(10):
         await app(scope, receive, send)

@@ -252,6 +252,9 @@ class Responder(ResponseOutput):
             self._report()
         if self._stream is not None:
             self._stream.close()
+            # The request's frames may outlive it, in a traceback or in the task step still
+            # handling its CancelledError: they must not keep the encoder (its window) alive.
+            self._stream = None
 
     def _unexpected(self, kind: str) -> RuntimeError:
         return RuntimeError(
