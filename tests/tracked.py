@@ -48,6 +48,8 @@ class EncoderTracker:
         """Encoder calls in progress, on any thread."""
         self.running_off_loop = 0
         """Encoder calls in progress on a thread other than the event loop's."""
+        self.peak_off_loop = 0
+        """The most encoder calls that were ever in progress off the loop at once."""
         self.threads: list[int] = []
         """The thread of every call, in the order the calls began."""
         self.hold = False
@@ -109,6 +111,7 @@ class EncoderTracker:
         with self.condition:
             self.running += 1
             self.running_off_loop += off_loop
+            self.peak_off_loop = max(self.peak_off_loop, self.running_off_loop)
             self.threads.append(threading.get_ident())
         if off_loop:
             self.entered.set()
