@@ -11,7 +11,6 @@ import errno
 import logging
 import os
 import random
-import threading
 from collections.abc import Callable
 from functools import partial
 
