@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import brotli
 
+from ._server import csv_rows
 from .payloads import _order, html_page, json_api_response, sse_events
 
 __all__ = [
@@ -61,18 +62,7 @@ def orders_page(number: int) -> bytes:
 @cache
 def csv_pieces() -> list[bytes]:
     """A CSV export of 4,000 rows, 40 rows a message (a cursor's fetchmany)."""
-    rows = [b"id,customer,amount,date,status\n"] + [
-        b"%d,customer-%d,%d.%02d,2026-11-%02d,%s\n"
-        % (
-            row,
-            row * 7919 % 100_003,
-            row * 37 % 10_000,
-            row % 100,
-            row % 28 + 1,
-            b"paid" if row % 3 else b"refunded",
-        )  # fmt: skip
-        for row in range(4000)
-    ]
+    rows = [b"id,customer,amount,date,status\n", *csv_rows(4000)]
     return [b"".join(rows[i : i + 40]) for i in range(0, len(rows), 40)]
 
 
