@@ -57,7 +57,7 @@ DEFAULT_ALGORITHMS = tuple(token for token in KNOWN_ALGORITHMS if token in ENCOD
 # inline, and the hand-off adds 9-42%. Starlette's GZipMiddleware uses the same size.
 DEFAULT_THREAD_MIN_SIZE = 128 * 1024
 
-# From benchmarks/streams.py: a pause this long ends a burst of messages (a generator's
+# From benchmarks/streams_flush.py: a pause this long ends a burst of messages (a generator's
 # messages arrive microseconds apart; a token stream's tens of milliseconds apart), and it
 # adds at most this much latency to a stream's bytes. 0 flushes every message.
 DEFAULT_FLUSH_DELAY = 0.005
