@@ -36,7 +36,13 @@ from typing import TYPE_CHECKING, Literal
 
 from .cache import DEFAULT_CACHE_LEVELS, DEFAULT_CACHE_MAX_SIZE, DictCache, ResponseCache
 from .dictionaries._layer import DictionaryLayer, serve_dictionary
-from .dictionaries.options import DictionarySettings, ProvidedDictionary
+from .dictionaries.options import (
+    DEFAULT_DCZ_LEVEL,
+    DEFAULT_DICTIONARY_MAX_BYTES,
+    DEFAULT_DICTIONARY_MAX_COUNT,
+    DictionarySettings,
+    ProvidedDictionary,
+)
 from .dictionaries.transport import DictionaryRequest, dcz_etag_token
 from .http._headers import strip_validator_suffixes
 from .http._paths import request_path
@@ -137,9 +143,9 @@ class CompressMiddleware:
         cache_max_size: int = DEFAULT_CACHE_MAX_SIZE,
         dictionary_paths: str | Iterable[str] = (),
         dictionaries: Iterable[ProvidedDictionary] = (),
-        dcz_level: int = 3,
-        dictionary_max_count: int = 64,
-        dictionary_max_bytes: int = 64 * 1024 * 1024,
+        dcz_level: int = DEFAULT_DCZ_LEVEL,
+        dictionary_max_count: int = DEFAULT_DICTIONARY_MAX_COUNT,
+        dictionary_max_bytes: int = DEFAULT_DICTIONARY_MAX_BYTES,
         dictionary_cache: CacheBackend | None = None,
         **options: Unpack[Options],
     ) -> None:
