@@ -92,13 +92,17 @@ CANDIDATES: tuple[tuple[str, str], ...] = (
     ("br-2, lgwin 16", "br:2:16"),
     ("br-1, lgwin 16 (each flush alone)", "br:1:16"),
     ("br-5, lgwin 16", "br:5:16"),
-    ("ours, event stream (zstd w16 h13 lazy s4)", "ours:zstd:events"),
+    ("ours, event stream (zstd w16 h10 c11 btlazy2 s4)", "ours:zstd:events"),
     ("ours, other streams (zstd-3, w19)", "ours:zstd:stream"),
     ("zstd-3, w16 (level's tables)", "zstd:3:16"),
     ("zstd-3, w16 h14 c14 dfast", "zstd:3:16:14:14"),
     ("zstd-3, w16 h12 c12 dfast", "zstd:3:16:12:12"),
     ("zstd-3, w16 h13 lazy s1", "zstd:3:16:13:13:4"),
     ("zstd-3, w16 h12 lazy s4", "zstd:3:16:12:12:4:4"),
+    ("zstd-3, w16 h13 lazy s4 (events before)", "zstd:3:16:13:13:4:4"),
+    ("zstd-3, w16 h11 c11 btlazy2 s4", "zstd:3:16:11:11:6:4"),
+    ("zstd-3, w16 h10 c10 btlazy2 s4", "zstd:3:16:10:10:6:4"),
+    ("zstd-3, w14 h11 c11 lazy s4 (chain matcher)", "zstd:3:14:11:11:4:4"),
     ("zstd-1, w16 h12 fast", "zstd:1:16:12:12"),
     ("ours, event stream (gzip: zlib wbits 15, memLevel 4)", "ours:gzip:events"),
     ("ours, other streams (gzip-6 via zlib-ng)", "ours:gzip:stream"),
@@ -277,7 +281,8 @@ def _encoder_table(budget: Budget) -> Table:
     table.notes += [
         "KiB = VmRSS growth over many live encoders divided by their number (a fresh process "
         "per row); the codecs' C allocations count, which tracemalloc cannot see.",
-        "zstd specs: level, window_log, hash_log, chain_log, strategy (4 = lazy), search_log.",
+        "zstd specs: level, window_log, hash_log, chain_log, strategy (4 = lazy, 6 = btlazy2), "
+        "search_log.",
         "Events: benchmarks/payloads.py sse_events (60-250 bytes); tokens: ~190-byte chat "
         "completion chunks, one word each; 1 MiB JSON: json_document flushed every 256 KiB "
         "(how a non-event stream of that size goes out).",

@@ -96,20 +96,23 @@ async def test_zstd_event_stream_declares_a_64_kib_window() -> None:
 
 
 async def test_zstd_event_stream_uses_the_measured_matcher() -> None:
-    """Window 2**16, a 2**13-entry lazy matcher searching 2**4: zstd's bytes at exactly those
-    parameters (a level's own tables would find other matches)."""
+    """Window 2**16, a btlazy2 matcher on a 2**10-entry hash and a 2**11-entry tree searching
+    2**4: zstd's bytes at exactly those parameters (the lazy matcher used before, or a level's
+    own tables, find other matches)."""
     P = zstd.CompressionParameter
     measured: dict[int, int] = {
         P.compression_level: 3,
         P.window_log: 16,
-        P.hash_log: 13,
-        P.chain_log: 13,
+        P.hash_log: 10,
+        P.chain_log: 11,
         P.search_log: 4,
-        P.strategy: zstd.Strategy.lazy,
+        P.strategy: zstd.Strategy.btlazy2,
     }
     assert await _event_stream("zstd") == _zstd_pieces(measured)
     level_3: dict[int, int] = {P.compression_level: 3, P.window_log: 16}
-    assert _zstd_pieces(measured) != _zstd_pieces(level_3)  # the events tell them apart
+    before = {**measured, P.hash_log: 13, P.chain_log: 13, P.strategy: zstd.Strategy.lazy}
+    for other in (level_3, before):  # the events tell them apart
+        assert _zstd_pieces(measured) != _zstd_pieces(other)
 
 
 def _zstd_pieces(options: dict[int, int]) -> list[bytes]:
