@@ -39,6 +39,7 @@ with contextlib.suppress(ImportError):
 __all__ = [
     "ENCODERS",
     "EVENT_WINDOW_LOG",
+    "HEAVY_EVENT_CODINGS",
     "ZLIB",
     "BrotliEncoder",
     "DeflateEncoder",
@@ -87,6 +88,11 @@ class EncoderFactory(Protocol):
 #   holds ~90 KiB). zlib-ng clears a fixed 128 KiB hash table and its window (~207 KiB)
 #   whatever memLevel says, so event streams never use it.
 EVENT_WINDOW_LOG = 16
+HEAVY_EVENT_CODINGS = frozenset(("br",))
+"""Codings whose event-stream encoder holds several times what the others' do: br's ~262 KiB
+floor (its hash table at quality 2-3; the binding exposes no hash size, and lgwin, lgblock and
+mode change nothing) against ~60 KiB for zstd and ~24 KiB for gzip, for more bytes on events
+than either. An event stream offers them last among the codings a client ranks equally."""
 _EVENT_BR_QUALITY = 3
 _EVENT_ZSTD_HASH_LOG = 10
 _EVENT_ZSTD_CHAIN_LOG = 11
