@@ -35,7 +35,6 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 from .cache import DEFAULT_CACHE_LEVELS, DEFAULT_CACHE_MAX_SIZE, DictCache, ResponseCache
-from .codecs.encoders import HEAVY_EVENT_CODINGS
 from .dictionaries._layer import DictionaryLayer, serve_dictionary
 from .dictionaries.options import DictionarySettings, ProvidedDictionary
 from .dictionaries.transport import DictionaryRequest, dcz_etag_token
@@ -47,7 +46,7 @@ from .requests._body import has_content_encoding, serve_decoded_request
 from .response._decide import NOTHING_ACCEPTED as _NOTHING_ACCEPTED
 from .response._decide import RequestView
 from .response._responder import Responder
-from .settings import Settings
+from .settings import HEAVY_EVENT_CODINGS, Settings
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
