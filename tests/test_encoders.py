@@ -283,17 +283,11 @@ def test_zstd_whole_bodies_above_256_kib_each_decode_alone(level: int) -> None:
 
 def _csv_export(rows: int) -> bytes:
     """A CSV export as an app streams one: ~40-byte rows of ids, amounts and dates."""
+    status = (b"refunded", b"paid", b"paid")
+    row = b"%d,customer-%d,%d.%02d,2026-11-%02d,%s\n"
     return b"".join(
-        b"%d,customer-%d,%d.%02d,2026-11-%02d,%s\n"
-        % (
-            row,
-            row * 7919 % 100_003,
-            row * 37 % 10_000,
-            row % 100,
-            row % 28 + 1,
-            b"paid" if row % 3 else b"refunded",
-        )  # fmt: skip
-        for row in range(rows)
+        row % (n, n * 7919 % 100_003, n * 37 % 10_000, n % 100, n % 28 + 1, status[n % 3])
+        for n in range(rows)
     )
 
 
