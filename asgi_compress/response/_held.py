@@ -77,10 +77,13 @@ class HeldResponse(ResponseOutput):
 
     async def _body(self, message: Message) -> None:
         state = self._state
-        if state is _STREAMING:
-            await self._stream_body(message)
-        elif state is _HELD:
-            await self._held_body(message)
+        if state is _STREAMING or state is _HELD:
+            if self._gone:
+                self._drop(message.get("more_body", False))
+            elif state is _STREAMING:
+                await self._stream_body(message)
+            else:
+                await self._held_body(message)
         elif state is _HEAD_ONLY or state is _FINISHING:
             await self._send_bodiless(message)
         elif state is _PASSING:  # only from a fed file: the app's own pass the fast path
@@ -93,9 +96,6 @@ class HeldResponse(ResponseOutput):
     async def _held_body(self, message: Message) -> None:
         body: bytes = message.get("body", b"")
         more: bool = message.get("more_body", False)
-        if self._gone:
-            self._drop(more)
-            return
         self._bytes_in += len(body)
         if not more or self._held + len(body) == self._declared:
             # The whole body: from this message alone, or with what was held before it.
@@ -238,9 +238,6 @@ class HeldResponse(ResponseOutput):
     async def _stream_body(self, message: Message) -> None:
         body: bytes = message.get("body", b"")
         more: bool = message.get("more_body", False)
-        if self._gone:
-            self._drop(more)
-            return
         stream = self._stream
         assert stream is not None
         self._bytes_in += len(body)

@@ -105,19 +105,13 @@ class Responder(FileResponse):
         own_pathsend: bool = False,
     ) -> None:
         self._state = _START
-        # The request and its I/O.
-        self._send = send
-        self._receive = receive
-        self._request = request
-        self._settings = settings
-        self._policy = policy
-        self._scope = scope
-        self._dictionaries = dictionaries
-        self._own_pathsend = own_pathsend
+        # The request: its I/O, what its response is decided from, what it was offered.
+        self._send, self._receive, self._scope = send, receive, scope
+        self._request, self._settings, self._policy = request, settings, policy
+        self._dictionaries, self._own_pathsend = dictionaries, own_pathsend
         # What the start tells (ResponseOutput's), and what was sent.
-        self._start = _NOT_STARTED
+        self._start, self._status = _NOT_STARTED, 0
         self._head: ResponseHead | None = None
-        self._status = 0
         self._declared: int | None = None
         self._codings: Codings | None = None
         self._stream = None
@@ -127,8 +121,7 @@ class Responder(FileResponse):
         self._bytes_in = self._bytes_out = 0
         # The held body and the flushes (HeldResponse's).
         self._buffer: list[bytes] = []
-        self._held = 0
-        self._hold = _NOT_HELD
+        self._held, self._hold = 0, _NOT_HELD
         self._sending = self._gone = False
         self._flushing = self._timer = None
 
@@ -208,62 +201,27 @@ class Responder(FileResponse):
     # -- START -----------------------------------------------------------------------------
 
     async def _start_response(self, message: Message) -> None:
-        layer, policy = self._dictionaries, self._policy
+        layer = self._dictionaries
         if layer is not None:
             message = layer.start(message)
         observed = self._observed = self._report_wanted()
         self._watching = observed or (layer is not None and layer.observing)
-        if _decide.passes_unread(self._request, policy=policy is not None, report=observed):
+        if _decide.passes_unread(self._request, policy=self._policy is not None, report=observed):
             self._transition(_PASSING)
             await self._send({**message, "headers": with_vary(message.get("headers", ()))})
             return
-        settings, enabled = self._settings, True
-        if policy is not None:
-            policy.started = True
-            settings = self._settings = policy.settings
-            enabled = policy.enabled
-            self._request = _decide.request_for_settings(self._request, settings)
-        self._start = message
-        self._status = message["status"]
-        head = self._head = ResponseHead(message.get("headers", ()))
-        self._declared = head.content_length
-        await self._carry_out_start(self._decide_start(head, settings, enabled=enabled))
-
-    def _decide_start(self, head: ResponseHead, settings: Settings, *, enabled: bool) -> Decision:
-        """The start's decision, the dictionary layer asked when it may encode."""
-        status = self._status
-        decision = _decide.decide_start(status, head, self._request, settings, enabled=enabled)
-        if decision.action is not Action.PASS:  # it may encode, or answer with its validators
-            events = decision.action is Action.STREAM
-            codings = self._codings = Codings(
-                settings, self._policy, timed=self._observed, events=events
-            )
-            layer = self._dictionaries
-            if layer is not None and _decide.asks_dictionary(decision):
-                request = self._request = codings.choose_dcz(layer, self._request)
-                decision = _decide.decide_with_dictionary(
-                    decision, status, head, request, settings, enabled=enabled
-                )
-        return decision
-
-    async def _carry_out_start(self, decision: Decision) -> None:
+        decision = self._decide_start(message)
         action = decision.action
         if action is Action.PASS:
             self._reason = decision.reason
             self._transition(_PASSING)
             await self._send(self._start_with_vary())
         elif action is Action.HOLD:
-            self._transition(_HELD)
-            cache = self._policy.cache if self._policy is not None else None
-            hold = self._hold = _decide.decide_hold(
-                self._declared, None if cache is None else cache.max_size, self._settings
-            )
-            if hold.timer:
-                self._touch_timer()  # headers on time: a pause before the first body sends them
+            self._hold_start()
         elif action is Action.NOT_MODIFIED:
             self._reason = PassReason.STATUS
             self._transition(_PASSING)
-            await self._send_not_modified(self._start)
+            await self._send_not_modified(message)
         else:
             coding = decision.coding
             assert coding is not None
@@ -277,6 +235,42 @@ class Responder(FileResponse):
             else:
                 self._transition(_HEAD_ONLY)
                 await self._send_encoded_start(coding, content_length=None)
+
+    def _decide_start(self, message: Message) -> Decision:
+        """Read the start (under the policy's settings, when there is one) and decide it,
+        the dictionary layer asked when the response may be encoded."""
+        policy = self._policy
+        settings, enabled = self._settings, True
+        if policy is not None:
+            policy.started = True
+            settings = self._settings = policy.settings
+            enabled = policy.enabled
+            self._request = _decide.request_for_settings(self._request, settings)
+        self._start = message
+        status = self._status = message["status"]
+        head = self._head = ResponseHead(message.get("headers", ()))
+        self._declared = head.content_length
+        decision = _decide.decide_start(status, head, self._request, settings, enabled=enabled)
+        if decision.action is not Action.PASS:  # it may encode, or answer with its validators
+            events = decision.action is Action.STREAM
+            codings = self._codings = Codings(settings, policy, timed=self._observed, events=events)
+            layer = self._dictionaries
+            if layer is not None and _decide.asks_dictionary(decision):
+                request = self._request = codings.choose_dcz(layer, self._request)
+                decision = _decide.decide_with_dictionary(
+                    decision, status, head, request, settings, enabled=enabled
+                )
+        return decision
+
+    def _hold_start(self) -> None:
+        """Hold the head until the body decides, as :func:`~._decide.decide_hold` says."""
+        self._transition(_HELD)
+        cache = self._policy.cache if self._policy is not None else None
+        hold = self._hold = _decide.decide_hold(
+            self._declared, None if cache is None else cache.max_size, self._settings
+        )
+        if hold.timer:
+            self._touch_timer()  # headers on time: a pause before the first body sends them
 
     def _report_wanted(self) -> bool:
         settings = self._policy.settings if self._policy is not None else self._settings
