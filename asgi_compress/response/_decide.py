@@ -333,11 +333,13 @@ def decide_interrupted(body_held: bool, request: RequestView) -> Decision:
 # -- a whole body -------------------------------------------------------------------------
 
 
-def keeps_whole(*, streamed: bool, declared: int | None, headers: Headers) -> bool:
-    """Whether a whole body may be looked up in and kept by the response cache: one message
-    or a declared length (a stream of unknown length is not cached, even when it turned out
-    short enough to be answered whole), and a head that allows it."""
-    return (not streamed or declared is not None) and cacheable(headers)
+def keeps_whole(headers: Headers) -> bool:
+    """Whether a whole body may be looked up in and kept by the response cache: any body
+    answered whole (one message, a declared length, or messages that ended within the
+    hold, which a stream of unknown length often does: an export built in memory) whose
+    head allows it. The cache's admission rule, not this, keeps unique bodies from being
+    recompressed; a stream that outgrew the hold was never whole, so never kept."""
+    return cacheable(headers)
 
 
 def judged_after_encoding(coding: str) -> bool:

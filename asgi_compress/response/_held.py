@@ -156,7 +156,7 @@ class HeldResponse(ResponseOutput):
         if not after and await self._answer_precondition(coding, stream=streamed):
             return  # the app's remaining messages (trailers too) are dropped
         headers = self._start.get("headers", ())
-        keep = _decide.keeps_whole(streamed=streamed, declared=self._declared, headers=headers)
+        keep = _decide.keeps_whole(headers)
         made = await codings.whole(coding, body, cacheable=keep)
         winner = made[0]
         if after and await self._answer_precondition(winner.coding, stream=streamed):

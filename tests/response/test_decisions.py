@@ -252,19 +252,18 @@ def test_the_hold(
 
 
 @pytest.mark.parametrize(
-    ("streamed", "declared", "headers", "kept"),
+    ("headers", "kept"),
     [
-        pytest.param(False, None, HTML, True, id="one-message"),
-        pytest.param(True, 5000, HTML, True, id="declared-length"),
-        pytest.param(True, None, HTML, False, id="stream-of-unknown-length"),
-        pytest.param(False, None, [*HTML, (b"set-cookie", b"a=1")], False, id="sets-a-cookie"),
-        pytest.param(False, None, [(b"cache-control", b"private")], False, id="private"),
+        pytest.param(HTML, True, id="html"),
+        pytest.param([*HTML, (b"set-cookie", b"a=1")], False, id="sets-a-cookie"),
+        pytest.param([(b"cache-control", b"private")], False, id="private"),
+        pytest.param([(b"cache-control", b"no-store")], False, id="no-store"),
     ],
 )
 def test_which_whole_bodies_the_cache_may_keep(
-    streamed: bool, declared: int | None, headers: list[tuple[bytes, bytes]], kept: bool
+    headers: list[tuple[bytes, bytes]], kept: bool
 ) -> None:
-    assert _decide.keeps_whole(streamed=streamed, declared=declared, headers=headers) is kept
+    assert _decide.keeps_whole(headers) is kept
 
 
 def test_only_dcz_preconditions_wait_for_the_encoding() -> None:
