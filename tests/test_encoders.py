@@ -272,12 +272,12 @@ def test_zstd_large_one_shot_fits_an_8_mib_window() -> None:
 
 @pytest.mark.parametrize("level", [1, 3])
 def test_zstd_whole_bodies_above_256_kib_each_decode_alone(level: int) -> None:
-    """At low levels one compressor serves every whole body of a thread, large ones too:
-    each body is a frame of its own, with its size, and nothing of the one before."""
+    """Each whole body is a frame of its own, with its size, nothing of the one before, and
+    the bytes of the module's one-shot compress() at that level."""
     first, second = b"".join(_mixed_input(3 * 2**20)), text(400_000)
     frames = [ENCODERS["zstd"](level=level).finish(body) for body in (first, second, first)]
     assert [decode("zstd", frame) for frame in frames] == [first, second, first]
-    assert frames[0] == frames[2]
+    assert frames[0] == frames[2] == zstd.compress(first, level=level)
     assert zstd.get_frame_info(frames[1]).decompressed_size == len(second)
 
 

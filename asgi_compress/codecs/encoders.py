@@ -236,12 +236,13 @@ _FIRST_LEVEL_WITH_LARGER_WINDOW = 20
 _reusable = threading.local()
 # A compressor keeps the tables of the largest body it compressed: 1.2 MB at level 3 and
 # 51 MB at level 19 after 4 MiB, but at most ~5 MB at any level after 256 KiB. Only bodies
-# up to this size reuse one; a larger body makes its own, freed with it. That is not free
-# either: the new tables are fresh memory, page-faulted in per body (~0.25 ms, 8% of a 1 MiB
-# body at level 3, benchmarks/results/eventloop_zstd.md), so at the levels whose tables stay
-# small whatever the size (1.2 MB at level 3 after 4 MiB) every body reuses one.
+# up to this size reuse one; a larger body makes its own, freed with it, at every level.
+# At level 3 the fresh one is also the cheaper (issue 18, 1 MiB JSON): with two bodies on
+# two worker threads at once, a reused compressor took a median 1.11-1.14x the CPU of a
+# fresh one (one thread alone: 1.02-1.04x), and four requests through CodecRunner 7.4-7.9 ms
+# of CPU per body against 6.4-7.2. The fresh tables page-fault nothing once malloc has
+# seen their size (0 minor faults per body, in process and under uvicorn).
 _REUSE_MAX = 256 * 1024
-_REUSE_ANY_SIZE_LEVEL = 3
 
 
 def _reusable_compressor(level: int) -> ZstdCompressor:
@@ -328,7 +329,7 @@ class ZstdEncoder:
             return c.compress(chunk, ZstdCompressor.FLUSH_FRAME)
         # A whole body: one FLUSH_FRAME call on a frame's first input lets zstd record
         # the content size and shrink the window to the input, as zstd.compress() does.
-        if len(chunk) > _REUSE_MAX and self._level > _REUSE_ANY_SIZE_LEVEL:
+        if len(chunk) > _REUSE_MAX:
             return _new_compressor(self._level).compress(chunk, ZstdCompressor.FLUSH_FRAME)
         compressor = _reusable_compressor(self._level)
         try:
