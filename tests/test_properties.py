@@ -25,18 +25,8 @@ from asgi_compress import CompressMiddleware
 from asgi_compress._types import Message, Receive, Scope, Send
 from asgi_compress.http.negotiation import MAX_HEADER_LENGTH, choose_encoding
 from asgi_compress.settings import Options
-
-from .conftest import (
-    ENCODINGS,
-    Client,
-    Decoder,
-    body,
-    make_scope,
-    record_parsed_headers,
-    run,
-    start,
-    text,
-)
+from tests.harness import ENCODINGS, Client, Decoder, body, make_scope, run, start, text
+from tests.harness.tracked import record_parsed_headers
 
 if sys.version_info >= (3, 14):
     from compression import zstd
