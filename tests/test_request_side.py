@@ -148,6 +148,7 @@ async def test_headers_given_as_a_generator_reach_the_app_as_a_list(accept: bool
     assert isinstance(headers, list)
     assert (b"x-request-id", b"42") in headers
     if accept:
+        assert (b"accept-encoding", b"gzip") in headers
         assert (b"if-none-match", b'"abc"') in headers  # read once, and still stripped
         assert recorded.headers["content-encoding"] == "gzip"
         assert recorded.decoded() == BIG

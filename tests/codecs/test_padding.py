@@ -98,3 +98,16 @@ async def test_dcz_answers_are_padded_after_their_header(streamed: bool) -> None
     # 20 draws from 257 lengths each: fewer than 10 distinct ones is next to impossible.
     assert len(lengths["zstd"]) >= 10
     assert len(lengths["dcz"]) >= 10
+
+
+async def test_breach_padding_makes_the_suffixed_etag_weak() -> None:
+    """RFC 9110 section 8.8.1: a strong validator promises identical bytes; padded bytes
+    differ on every response."""
+    msgs = [start(headers=[("etag", '"v"')]), body(PAGE)]
+    padded = await run(
+        CompressMiddleware(app_sending(msgs), breach_padding=64), accept_encoding="br"
+    )
+    plain = await run(CompressMiddleware(app_sending(msgs), cache=None), accept_encoding="br")
+    assert padded.headers["etag"] == 'W/"v:br"'
+    assert plain.headers["etag"] == '"v:br"'
+    assert decode("br", padded.body) == PAGE

@@ -13,6 +13,7 @@ import os
 import random
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 
 import anyio
 import anyio.lowlevel
@@ -21,7 +22,18 @@ from starlette.responses import StreamingResponse
 
 from asgi_compress import CompressMiddleware
 from asgi_compress._types import ASGIApp, Message, Receive, Scope, Send
-from tests.harness import ENCODINGS, Client, Decoder, body, decode, make_scope, run, start, text
+from tests.harness import (
+    ENCODINGS,
+    Client,
+    Decoder,
+    app_sending,
+    body,
+    decode,
+    make_scope,
+    run,
+    start,
+    text,
+)
 from tests.harness.tracked import EncoderTracker
 
 THREAD_MIN = 64 * 1024
@@ -514,3 +526,43 @@ async def test_overlapping_send_with_a_real_slow_chunk(
     assert "overlap" in str(overlap[0])
     overlap[0].__traceback__ = None  # it holds the request's frames
     aftermath.check()
+
+
+async def test_overlapping_send_while_the_server_sends_is_refused() -> None:
+    """An app whose two tasks call send at once breaks the ASGI contract; we say so when the
+    first send is still in the server's own send, as when it is in a codec thread (above)."""
+    entered, release = anyio.Event(), anyio.Event()
+
+    async def slow_send(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            entered.set()
+            await release.wait()
+
+    errors: list[BaseException] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send(start())
+        async with anyio.create_task_group() as tg:
+
+            async def second() -> None:
+                await entered.wait()
+                try:
+                    await send(body(b"x", more=True))
+                except RuntimeError as error:
+                    errors.append(error)
+                release.set()
+
+            tg.start_soon(second)
+            await send(body(text(5000)))
+
+    await run(CompressMiddleware(app), send=slow_send, accept_encoding="gzip")
+    assert errors and "must not overlap" in str(errors[0])
+
+
+async def test_a_missing_file_fails_the_app_before_any_byte(tmp_path: Path) -> None:
+    msgs = [start(), {"type": "http.response.pathsend", "path": str(tmp_path / "gone.txt")}]
+    scope = make_scope(accept_encoding="gzip", extensions={"http.response.pathsend": {}})
+    client = Client()
+    with pytest.raises(FileNotFoundError):
+        await run(CompressMiddleware(app_sending(msgs)), scope, client=client)
+    assert client.delivered == []  # no head labelled Content-Encoding for a body that never came

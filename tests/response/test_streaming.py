@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import anyio
 import anyio.lowlevel
 import pytest
 
 from asgi_compress import CompressMiddleware
 from asgi_compress._types import ASGIApp, Message, Receive, Scope, Send
-from tests.harness import ENCODINGS, Decoder, body, make_scope, run, start, text
+from tests.harness import (
+    ENCODINGS,
+    Decoder,
+    app_sending,
+    body,
+    decode,
+    make_scope,
+    run,
+    start,
+    text,
+)
 
 CHUNKS = [text(4096, seed=i) for i in range(6)] + [b"", text(10, seed=99), text(300_000, seed=7)]
 
@@ -106,3 +118,18 @@ async def test_head_follows_get_where_the_head_tells_it() -> None:
         if encoded:
             assert head.body == b"" and "content-length" not in head.headers
             assert [m["more_body"] for m in head.bodies] == [False]
+
+
+@pytest.mark.parametrize("coding", ENCODINGS)
+async def test_pathsend_after_an_event_stream_head(coding: str, tmp_path: Path) -> None:
+    path = tmp_path / "events.txt"
+    page = text(5000)
+    path.write_bytes(page)
+    msgs = [
+        start(content_type="text/event-stream"),
+        {"type": "http.response.pathsend", "path": str(path)},
+    ]
+    scope = make_scope(accept_encoding=coding, extensions={"http.response.pathsend": {}})
+    rec = await run(CompressMiddleware(app_sending(msgs)), scope)
+    assert rec.headers["content-encoding"] == coding
+    assert decode(coding, rec.body) == page

@@ -12,7 +12,7 @@ import pytest
 from asgi_compress import CompressMiddleware, DictCache, ResponsePolicy
 from asgi_compress._types import ASGIApp, Receive, Scope, Send
 from asgi_compress.policy import SCOPE_KEY
-from tests.harness import body, decode, make_scope, run, start, text
+from tests.harness import app_sending, body, decode, make_scope, run, start, text
 
 PAGE = text(5000)
 
@@ -198,3 +198,66 @@ async def test_an_app_comparing_bytes_gets_its_unquoted_validator_answered(
     assert decode("br", other.body) == PAGE
     identity = await run(app, make_scope(headers=[("if-none-match", "abc")]))
     assert (identity.status, identity.headers["etag"], identity.body) == (304, "abc", b"")
+
+
+# -- which requests we answer with 304/412 -----------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["PUT", "POST", "DELETE", "PATCH"])
+@pytest.mark.parametrize(
+    "condition",
+    [
+        ("if-none-match", "*"),
+        ("if-none-match", '"v:gzip"'),
+        ("if-match", '"other"'),
+        ("if-modified-since", "Wed, 21 Oct 2026 07:28:00 GMT"),
+    ],
+    ids=["inm-star", "inm-match", "if-match-fails", "ims"],
+)
+async def test_unsafe_methods_get_the_apps_answer(method: str, condition: tuple[str, str]) -> None:
+    """RFC 9110 section 13.2.1: 304 only for GET/HEAD, and for other methods only the app
+    knows whether it acted: a PUT whose handler returned 201 is never turned into 304/412."""
+    head = start(
+        status=201,
+        headers=[("etag", '"v"'), ("last-modified", "Wed, 21 Oct 2026 07:28:00 GMT")],
+    )
+    app = CompressMiddleware(app_sending([head, body(PAGE)], evaluate_conditional=True))
+    rec = await run(app, make_scope(method=method, headers=[condition], accept_encoding="gzip"))
+    assert rec.status == 201
+    assert decode("gzip", rec.body) == PAGE
+
+
+async def test_no_trailers_after_our_own_304() -> None:
+    head = start(headers=[("etag", '"v"')], trailers=True)
+    trailers = {"type": "http.response.trailers", "headers": [(b"x-checksum", b"1")]}
+    app = CompressMiddleware(app_sending([head, body(PAGE), trailers], evaluate_conditional=True))
+    rec = await run(
+        app, make_scope(headers=[("if-none-match", '"v:gzip"')], accept_encoding="gzip")
+    )
+    assert rec.status == 304
+    assert [m["type"] for m in rec.messages] == ["http.response.start", "http.response.body"]
+
+
+@pytest.mark.parametrize(
+    ("if_none_match", "status"),
+    [
+        pytest.param('"a,b:br"', 304, id="comma-inside-the-tag"),
+        pytest.param('"x", "a,b:br"', 304, id="in-a-list"),
+        pytest.param('"a:br"', 200, id="a-different-tag"),
+    ],
+)
+async def test_an_entity_tag_may_hold_a_comma(if_none_match: str, status: int) -> None:
+    msgs = [start(headers=[("etag", '"a,b"')]), body(PAGE)]
+    scope = make_scope(headers=[("if-none-match", if_none_match)], accept_encoding="br")
+    rec = await run(CompressMiddleware(app_sending(msgs, evaluate_conditional=True)), scope)
+    assert rec.status == status
+
+
+async def test_our_304_keeps_last_modified() -> None:
+    """RFC 9110 section 15.4.5: caches use it to update the response they stored."""
+    date = "Wed, 21 Oct 2026 07:28:00 GMT"
+    msgs = [start(headers=[("etag", '"v"'), ("last-modified", date)]), body(PAGE)]
+    scope = make_scope(headers=[("if-none-match", '"v:br"')], accept_encoding="br")
+    rec = await run(CompressMiddleware(app_sending(msgs, evaluate_conditional=True)), scope)
+    assert rec.status == 304
+    assert rec.headers["last-modified"] == date
