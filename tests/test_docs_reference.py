@@ -5,7 +5,7 @@ page differs from what the script writes today (an option added, a default or a 
 changed); another checks it against lists taken independently of the script, so an option the
 script failed to pick up (a new kind of declaration) is caught too. The README is the wheel's
 long description: it stays under 8 KB, keeps the commands CI and contributors rely on, and
-links only to files that exist. The Varnish page shows the very VCL tests/test_proxies.py runs.
+links only to files that exist. The Varnish page shows the very VCL interop/test_proxies.py runs.
 """
 
 from __future__ import annotations

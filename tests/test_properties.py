@@ -542,7 +542,7 @@ def parsed_headers(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     )
 )
 def test_oversized_headers_ask_for_nothing_and_are_never_parsed(header: str) -> None:
-    """Nothing to parse, so nothing to memoize (tests/test_negotiation.py checks that such
+    """Nothing to parse, so nothing to memoize (tests/http/test_negotiation.py checks that such
     headers leave no memory behind)."""
     with pytest.MonkeyPatch.context() as patch:
         parsed = record_parsed_headers(patch)

@@ -1,4 +1,4 @@
-"""The origin behind nginx and Varnish in tests/test_proxies.py: Starlette under the middleware.
+"""The origin behind nginx and Varnish in interop/test_proxies.py: Starlette under the middleware.
 
 Not a test module: uvicorn serves it from a subprocess. ``/page/<name>`` answers :data:`PAGE`
 (HTML, cacheable for five minutes); every request that reaches it is recorded under ``<name>``

@@ -1,4 +1,4 @@
-"""A FastAPI app behind CompressMiddleware with its defaults, for tests/test_real_traffic.py.
+"""A FastAPI app behind CompressMiddleware with its defaults, for interop/test_real_traffic.py.
 
 Not a test module: uvicorn serves it from a subprocess. ``/as/<media type>`` answers
 :data:`BODY` with that Content-Type, so the only thing that differs between two answers is

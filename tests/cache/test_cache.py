@@ -2,7 +2,7 @@
 
 Everything here goes through the public seam (:class:`ResponseCache`) and the backends' own
 ``get``/``set``; what is served is decoded with an independent decoder. Redis has its own
-file (tests/test_cache_redis.py); the responder's use of the seam, tests/test_cache_wiring.py.
+file (test_cache_redis.py); the responder's use of the seam, test_cache_wiring.py.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """RedisCache against a real redis-server: hits, TTL, size limit, failures and recovery.
 
-One redis-server per session (tests/redis_server.py), flushed before each test; the tests
+One redis-server per session (tests/harness/redis_server.py), flushed before each test; the tests
 that kill and restart a server start their own. redis-py's asyncio client runs on asyncio
 only, so these tests do too; the trio test checks the documented fallback (an empty cache).
 """

@@ -43,7 +43,7 @@ quart_asyncio = pytest.mark.parametrize("anyio_backend", ["asyncio"])  # Quart r
 BODY = text(50_000, seed=5)
 BR11 = brotli.compress(BODY, quality=11, lgwin=22)  # what an entry at the cache level holds
 BR4 = brotli.compress(BODY, quality=4, lgwin=22)  # what the normal level sends
-APP_BODY = text(100_000, seed=11)  # what tests/cache_app.py serves
+APP_BODY = text(100_000, seed=11)  # what tests/apps/cache_app.py serves
 
 
 # -- CompressMiddleware(app, cache=...) ----------------------------------------------------------

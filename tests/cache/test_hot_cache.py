@@ -7,7 +7,7 @@ serves those bytes. A body seen once is never recompressed.
 
 What is observed, from outside: the bytes (decoded with brotli / zstd / zlib, compared with
 the codec libraries' own output at the level), the encoders the middleware makes (through
-the public registry, tests/tracked.py: one per codec run), the ``cached`` flag of the
+the public registry, tests/harness/tracked.py: one per codec run), the ``cached`` flag of the
 ``on_response`` report, and the entries in the cache's backend. The recompression runs in
 the request's own task after its last byte went out, so when ``run`` returns it is done:
 the order is the requests', never a timing.

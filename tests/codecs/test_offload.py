@@ -1,7 +1,7 @@
 """Large chunks are compressed on a worker thread, so the event loop keeps serving; small ones
 are compressed inline, where a thread hand-off would cost more than it saves.
 
-Order is made observable, not timed: the encoder calls are tracked (tests/tracked.py), so a
+Order is made observable, not timed: the encoder calls are tracked (tests/harness/tracked.py), so a
 test knows on which thread each ran, and a call parked on a worker thread lets the test prove
 that another task ran to completion meanwhile.
 """

@@ -1,7 +1,7 @@
 """CompressMiddleware with dictionary options, in process: what each request gets.
 
 Recorded with conftest's harness and decoded with the zstd module given the dictionary as a
-raw prefix (tests/test_dictionaries.py ``DczDecoder``), never with our encoder.
+raw prefix (tests/dictionaries/test_dictionaries.py ``DczDecoder``), never with our encoder.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Dictionary transport around the codec: the store, the options, and training.
 
 Decoding goes through the zstd module given the dictionary as a raw prefix, as in
-tests/test_dictionaries.py, never through our encoder.
+tests/dictionaries/test_dictionaries.py, never through our encoder.
 """
 
 from __future__ import annotations

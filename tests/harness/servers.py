@@ -29,9 +29,12 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
+import httpx
 import pytest
+
+from tests.harness import REPO
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -139,6 +142,15 @@ def serve(
 
 
 @contextlib.contextmanager
+def serving(app: str, kind: str = "uvicorn-h11", **options: Any) -> Iterator[str]:
+    """``serve(app, kind, cwd=REPO, ...)``, or skip the test when ``kind`` is not installed."""
+    if reason := server_unavailable_reason(kind):
+        pytest.skip(reason)
+    with serve(app, kind, cwd=options.pop("cwd", REPO), **options) as url:
+        yield url
+
+
+@contextlib.contextmanager
 def run_server(
     command: Sequence[str],
     port: int,
@@ -152,7 +164,7 @@ def run_server(
     """Run ``command``, an HTTP server that listens on 127.0.0.1:``port``; yield its base URL.
 
     What :func:`serve` does for the ASGI servers, for any server (nginx, varnishd in
-    tests/test_proxies.py): the same wait until it answers HTTP, and the same stop of its whole
+    interop/test_proxies.py): the same wait until it answers HTTP, and the same stop of its whole
     process group however the block is left. ``name`` labels its errors.
     """
     with tempfile.TemporaryFile() as log:
@@ -295,3 +307,19 @@ def dumped_headers(path: Path) -> dict[str, str]:
         for name, sep, value in (line.partition(":") for line in lines)
         if sep
     }
+
+
+def fetch_raw(
+    client: httpx.Client,
+    url: str,
+    accept: str | None = None,
+    *,
+    headers: dict[str, str] | None = None,
+) -> tuple[httpx.Response, bytes]:
+    """GET with our own Accept-Encoding (or ``headers``); the body exactly as it came off the
+    wire, not decoded by httpx."""
+    sent = dict(headers or {})
+    if accept is not None:
+        sent["Accept-Encoding"] = accept
+    with client.stream("GET", url, headers=sent) as response:
+        return response, b"".join(response.iter_raw())

@@ -25,9 +25,14 @@ import httpx
 import pytest
 
 from tests.apps.dictionary_app import API_DICTIONARY, API_DICTIONARY_PATH, bundle, item
-from tests.harness import REPO, decode
+from tests.harness import decode
 from tests.harness.dcz import decode_dcz
-from tests.harness.servers import chromium, dumped_headers, serve, server_unavailable_reason
+from tests.harness.servers import (
+    chromium,
+    dumped_headers,
+    fetch_raw,
+    serving,
+)
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -40,10 +45,7 @@ STORED_DEADLINE = 30.0  # seconds for Chromium to store a dictionary; it takes ~
 
 @pytest.fixture(scope="module")
 def base_url() -> Iterator[str]:
-    reason = server_unavailable_reason("uvicorn-h11")
-    if reason is not None:
-        pytest.skip(reason)
-    with serve("tests.apps.dictionary_app:app", "uvicorn-h11", cwd=REPO) as url:
+    with serving("tests.apps.dictionary_app:app") as url:
         # Chromium treats http://localhost (not 127.0.0.1 by name) as the secure context
         # the RFC's headers need (RFC 9842 section 8).
         yield url.replace("127.0.0.1", "localhost")
@@ -146,12 +148,6 @@ def test_chromium_decodes_padded_dcz(browser: Browser, base_url: str) -> None:
         assert errors == []
 
 
-def get_raw(client: httpx.Client, url: str, headers: dict[str, str]) -> tuple[httpx.Headers, bytes]:
-    """GET without httpx's decoding: the head and the body as sent."""
-    with client.stream("GET", url, headers=headers) as response:
-        return response.headers, b"".join(response.iter_raw())
-
-
 def test_httpx_without_dcz_gets_ordinary_codings(base_url: str) -> None:
     """A client that does not list dcz gets br/zstd, even if it sends a dictionary hash."""
     headers = {
@@ -161,7 +157,8 @@ def test_httpx_without_dcz_gets_ordinary_codings(base_url: str) -> None:
     with httpx.Client(timeout=10) as client:
         assert client.get(base_url + "/static/app.v1.js").content == bundle(1)  # now stored
         for path, body in [("/static/app.v2.js", bundle(2)), ("/api/items/9", item(9))]:
-            head, raw = get_raw(client, base_url + path, headers)
+            response, raw = fetch_raw(client, base_url + path, headers=headers)
+            head = response.headers
             assert head["content-encoding"] in ("br", "zstd")
             assert decode(head["content-encoding"], raw) == body
 
@@ -170,12 +167,13 @@ def test_httpx_announcing_dcz_gets_a_dcz_body_it_can_decode(base_url: str) -> No
     with httpx.Client(timeout=10) as client:
         assert client.get(base_url + "/static/app.v1.js").content == bundle(1)
         headers = {"accept-encoding": "dcz, br", "available-dictionary": sha256_b64(bundle(1))}
-        head, raw = get_raw(client, base_url + "/static/app.v2.js", headers)
+        response, raw = fetch_raw(client, base_url + "/static/app.v2.js", headers=headers)
+        head = response.headers
         assert head["content-encoding"] == "dcz"
         vary = {v.strip().lower() for v in head["vary"].split(",")}
         assert {"accept-encoding", "available-dictionary"} <= vary
         assert decode_dcz(raw, bundle(1)) == bundle(2)
-        _, br = get_raw(client, base_url + "/static/app.v2.js", {"accept-encoding": "br"})
+        _, br = fetch_raw(client, base_url + "/static/app.v2.js", "br")
         assert len(raw) * 4 < len(br)
 
 

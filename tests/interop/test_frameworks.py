@@ -1,6 +1,6 @@
 """Frameworks: Django, Litestar, Falcon and BlackSheep apps behind CompressMiddleware.
 
-Each app (tests/frameworks/) wraps the middleware the way that framework's users would, and is
+Each app (tests/apps/frameworks/) wraps the middleware the way that framework's users would, and is
 served by a real uvicorn from a subprocess, one per framework, started on first use and stopped
 at module end. httpx sends each Accept-Encoding and keeps the body as it came off the wire;
 conftest's independent decoders decode it, and it is compared with the same resource fetched
@@ -19,8 +19,8 @@ import httpx
 import pytest
 
 from tests.apps.frameworks import ITEMS, PAGE, STREAM_BODY
-from tests.harness import ENCODINGS, REPO, decode
-from tests.harness.servers import serve, server_unavailable_reason
+from tests.harness import ENCODINGS, decode
+from tests.harness.servers import fetch_raw, serving
 
 pytestmark = pytest.mark.interop
 
@@ -46,9 +46,7 @@ def _served(module: str, app: str) -> Any:
     def base_url() -> Iterator[str]:
         if importlib.util.find_spec(module) is None:
             pytest.skip(f"{module} is not installed (pip install -e '.[frameworks]')")
-        if reason := server_unavailable_reason(SERVER):
-            pytest.skip(reason)
-        with serve(app, SERVER, cwd=REPO) as url:
+        with serving(app, SERVER) as url:
             yield url
 
     return base_url
@@ -58,18 +56,6 @@ django_url = _served("django", "tests.apps.frameworks.django_app:app")
 litestar_url = _served("litestar", "tests.apps.frameworks.litestar_app:app")
 falcon_url = _served("falcon", "tests.apps.frameworks.falcon_app:app")
 blacksheep_url = _served("blacksheep", "tests.apps.frameworks.blacksheep_app:app")
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=20) as client:
-        yield client
-
-
-def fetch_raw(client: httpx.Client, url: str, accept: str) -> tuple[httpx.Response, bytes]:
-    """GET with our own Accept-Encoding; the body exactly as it came off the wire."""
-    with client.stream("GET", url, headers={"Accept-Encoding": accept}) as response:
-        return response, b"".join(response.iter_raw())
 
 
 def fetch_decoded(client: httpx.Client, url: str, coding: str) -> tuple[httpx.Response, bytes]:

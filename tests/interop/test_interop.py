@@ -171,7 +171,7 @@ def test_resource_round_trips_through_server(
 @pytest.mark.parametrize("coding", ENCODINGS)
 @pytest.mark.parametrize("kind", SERVER_KINDS)
 def test_sse_each_event_decodes_as_it_is_sent(servers: Servers, kind: str, coding: str) -> None:
-    """The server sends event N+1 only once we have acknowledged event N (tests/sse_app.py):
+    """The server sends event N+1 only once we have acknowledged event N (tests/apps/sse_app.py):
     so each event must decode, whole, from the bytes received before it was acknowledged.
     Reads are accumulated and parsed: a read may end anywhere, not on an event boundary."""
     base = servers.url(kind, app=SSE_APP)
@@ -403,7 +403,7 @@ def test_browser_fetch_decodes_byte_for_byte(
 def test_browser_eventsource_receives_each_event_as_sent(
     servers: Servers, browser: Browser, coding: str
 ) -> None:
-    """The page acknowledges each event before the server sends the next (tests/sse_app.py):
+    """The page acknowledges each event before the server sends the next (tests/apps/sse_app.py):
     every event arriving intact and in order proves each was decodable on arrival."""
     base = servers.url(BROWSER_SERVER, algorithm=coding, app=SSE_APP)
     with open_page(browser) as (page, errors):

@@ -5,7 +5,7 @@ it, and must keep one cached variant per coding. Each test requests one page thr
 proxy in a mixed order (br, gzip, identity, zstd, deflate, then again, so the second round can
 come from the cache) and checks every answer: its Content-Encoding is one the client accepted,
 its body decodes (conftest's independent decoders) to the page, and Vary names Accept-Encoding.
-The origin (tests/proxy_app.py, under uvicorn) records the Accept-Encoding of every request
+The origin (tests/apps/proxy_app.py, under uvicorn) records the Accept-Encoding of every request
 that reached it, which shows what the proxy answered from its cache and what it asked for.
 
 The proxies run from config files written to a temporary directory, on free ports of
@@ -25,8 +25,8 @@ import httpx
 import pytest
 
 from tests.apps.proxy_app import PAGE
-from tests.harness import REPO, decode
-from tests.harness.servers import free_port, run_server, serve, server_unavailable_reason
+from tests.harness import decode
+from tests.harness.servers import free_port, run_server, serving
 
 pytestmark = pytest.mark.interop
 
@@ -125,9 +125,7 @@ def _binary(name: str) -> str:
 
 @pytest.fixture(scope="module")
 def origin() -> Iterator[str]:
-    if reason := server_unavailable_reason("uvicorn-h11"):
-        pytest.skip(reason)
-    with serve("tests.apps.proxy_app:app", "uvicorn-h11", cwd=REPO) as url:
+    with serving("tests.apps.proxy_app:app") as url:
         yield url
 
 
@@ -180,12 +178,6 @@ def varnish(origin: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[s
     """The documented set-up: the VCL, and ``-p http_gzip_support=off``."""
     directory = tmp_path_factory.mktemp("varnish")
     yield from _varnish(origin, directory, VCL_ACCEPT_ENCODING, "-p", "http_gzip_support=off")
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=20) as client:
-        yield client
 
 
 def visit(client: httpx.Client, url: str, step: Visit) -> httpx.Response:

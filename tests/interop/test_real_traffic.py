@@ -20,29 +20,15 @@ import pytest
 from tests.apps.real_traffic_app import BODY
 from tests.harness import ENCODINGS, REPO, decode
 from tests.harness.mediatypes import ALREADY_COMPRESSED, NEWLY_COMPRESSED
-from tests.harness.servers import serve, server_unavailable_reason
+from tests.harness.servers import fetch_raw, server_unavailable_reason, serving
 
 pytestmark = pytest.mark.interop
 
 
 @pytest.fixture(scope="module")
 def base_url() -> Iterator[str]:
-    if reason := server_unavailable_reason("uvicorn-h11"):
-        pytest.skip(reason)
-    with serve("tests.apps.real_traffic_app:app", "uvicorn-h11", cwd=REPO) as url:
+    with serving("tests.apps.real_traffic_app:app") as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=20) as client:
-        yield client
-
-
-def fetch_raw(client: httpx.Client, url: str, accept: str) -> tuple[httpx.Response, bytes]:
-    """GET with our own Accept-Encoding; the body exactly as it came off the wire."""
-    with client.stream("GET", url, headers={"Accept-Encoding": accept}) as response:
-        return response, b"".join(response.iter_raw())
 
 
 @pytest.mark.parametrize("encoding", ENCODINGS)

@@ -891,7 +891,7 @@ async def test_static_file_if_match_with_suffixed_etag(static_dir: Path) -> None
 
 
 # -- the cache -----------------------------------------------------------------------------------
-# What the cache serves is tested in tests/test_cache.py and tests/test_cache_wiring.py.
+# What the cache serves is tested in tests/cache/test_cache.py and tests/cache/test_cache_wiring.py.
 
 
 class RecordingCache:

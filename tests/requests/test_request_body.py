@@ -32,8 +32,8 @@ from asgi_compress import CompressMiddleware
 from asgi_compress._types import ASGIApp, Message, Receive, Scope, Send
 from asgi_compress.settings import DEFAULT_REQUEST_MAX_SIZE, Settings
 from tests.apps.upload_app import SERVER_MAX_SIZE
-from tests.harness import ENCODINGS, REPO, make_scope, text
-from tests.harness.servers import serve, server_unavailable_reason
+from tests.harness import ENCODINGS, make_scope, text
+from tests.harness.servers import serving
 
 if sys.version_info >= (3, 14):
     from compression import zstd
@@ -554,10 +554,7 @@ async def test_quart_leaves_coded_bodies_alone_by_default() -> None:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    reason = server_unavailable_reason("uvicorn-h11")
-    if reason is not None:
-        pytest.skip(reason)
-    with serve("tests.apps.upload_app:app", "uvicorn-h11", cwd=REPO) as url:
+    with serving("tests.apps.upload_app:app") as url:
         yield url
 
 

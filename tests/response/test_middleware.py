@@ -174,7 +174,7 @@ async def test_header_names_are_case_insensitive() -> None:
             (b"ETag", b'"v1"'),
         ],
     }
-    # No cache: its levels would make the tag weak (tests/test_hot_cache.py).
+    # No cache: its levels would make the tag weak (tests/cache/test_hot_cache.py).
     app = CompressMiddleware(app_sending([msg, body(BIG)]), cache=None)
     rec = await run(app, accept_encoding="gzip")
     names = [n.lower() for n, _ in rec.start["headers"]]
@@ -183,7 +183,7 @@ async def test_header_names_are_case_insensitive() -> None:
 
 
 async def test_strong_etag_gets_the_coding_suffix_and_weak_is_kept() -> None:
-    # No cache: with one, cache levels make the tag weak (tests/test_hot_cache.py).
+    # No cache: with one, cache levels make the tag weak (tests/cache/test_hot_cache.py).
     msg = start(headers=[("etag", '"abc"')])
     app = CompressMiddleware(app_sending([msg, body(BIG)]), cache=None)
     rec = await run(app, accept_encoding="br")
@@ -216,7 +216,7 @@ async def test_app_304_to_a_suffixed_validator_carries_the_suffixed_etag() -> No
     msgs = [start(status=304, content_type=None, headers=[("etag", '"abc"')]), body(b"")]
     scope = make_scope(headers=[("if-none-match", '"abc:zstd"')], accept_encoding="zstd, br")
     # No cache: its levels would make the tag weak, in the 304 as in its 200
-    # (tests/test_validators.py).
+    # (tests/response/test_validators.py).
     rec = await run(CompressMiddleware(app_sending(msgs), cache=None), scope)
     assert rec.status == 304
     assert rec.headers["etag"] == '"abc:zstd"'
@@ -362,7 +362,7 @@ async def test_pathsend_file_is_read_and_encoded(tmp_path: Path, encoding: str) 
     msgs = [start(content_length=len(data)), {"type": "http.response.pathsend", "path": str(path)}]
     extensions: dict[str, Any] = {"http.response.pathsend": {}, "http.response.zerocopysend": {}}
     seen = Recorded()
-    # No cache: a file the cache would keep is read whole instead (tests/test_cache_wiring.py).
+    # No cache: a file the cache would keep is read whole instead (cache/test_cache_wiring.py).
     app = CompressMiddleware(app_sending(msgs, record_scope=seen), cache=None)
     scope = make_scope(accept_encoding=encoding, extensions=extensions)
     rec = await run(app, scope)

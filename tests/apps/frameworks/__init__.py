@@ -1,6 +1,6 @@
 """One small app per ASGI framework, each behind CompressMiddleware as its users would put it.
 
-Not test modules: uvicorn serves each app from a subprocess for tests/test_frameworks.py. Every
+Not test modules: uvicorn serves each app from a subprocess for interop/test_frameworks.py. Every
 app answers the same three resources, built here so that the test knows what each must be:
 
 - ``/page``: :data:`PAGE`, an HTML page sent whole;
