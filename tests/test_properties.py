@@ -1,6 +1,6 @@
 """Property and fuzz tests (hypothesis): round trips, hostile Accept-Encoding, bad options.
 
-Every encoded body is checked with an independent decoder (conftest's ``Decoder``), fed one
+Every encoded body is checked with an independent decoder (the harness's ``Decoder``), fed one
 ASGI message at a time, as a client reading the socket would. The Accept-Encoding properties
 compare the middleware's choice with a reference reading of RFC 9110 section 12.5.3 written
 here, separately from ``asgi_compress.http.negotiation``.

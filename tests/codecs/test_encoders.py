@@ -243,7 +243,7 @@ def _mixed_input(size: int) -> list[bytes]:
 
 @pytest.mark.parametrize("level", [19, 20, 22])
 def test_zstd_large_stream_fits_an_8_mib_window(level: int) -> None:
-    # RFC 9659: decoders may refuse a window above 8 MiB; conftest's Decoder does.
+    # RFC 9659: decoders may refuse a window above 8 MiB; the harness's Decoder does.
     chunks = _mixed_input(12 * 2**20)
     encoder = ENCODERS["zstd"](level=level)
     decoder = Decoder("zstd")

@@ -1,6 +1,6 @@
 """CompressMiddleware with dictionary options, in process: what each request gets.
 
-Recorded with conftest's harness and decoded with the zstd module given the dictionary as a
+Recorded with the harness and decoded with the zstd module given the dictionary as a
 raw prefix (tests/dictionaries/test_dictionaries.py ``DczDecoder``), never with our encoder.
 """
 

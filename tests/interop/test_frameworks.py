@@ -3,7 +3,7 @@
 Each app (tests/apps/frameworks/) wraps the middleware the way that framework's users would, and is
 served by a real uvicorn from a subprocess, one per framework, started on first use and stopped
 at module end. httpx sends each Accept-Encoding and keeps the body as it came off the wire;
-conftest's independent decoders decode it, and it is compared with the same resource fetched
+the harness's independent decoders decode it, and it is compared with the same resource fetched
 with ``Accept-Encoding: identity`` and with what the app was given to send. A framework that is
 not installed is skipped with the package to install (``pip install -e '.[frameworks]'``).
 """
@@ -97,81 +97,35 @@ def check_stream(client: httpx.Client, url: str, coding: str) -> None:
         assert response.headers["transfer-encoding"] == "chunked"
 
 
+# Each wrapped as its users would: Django's ASGI app, Litestar's DefineMiddleware, Falcon's
+# ASGI app and BlackSheep's Application, each around or inside CompressMiddleware.
+FRAMEWORKS = [
+    pytest.param("django_url", id="django"),
+    pytest.param("litestar_url", id="litestar"),
+    pytest.param("falcon_url", id="falcon"),
+    pytest.param("blacksheep_url", id="blacksheep"),
+]
+
+
 @pytest.mark.parametrize("coding", CODINGS)
 @pytest.mark.parametrize(("path", "parse", "expected"), RESOURCES)
-def test_django_asgi_app_is_compressed(
-    django_url: str,
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_framework_app_is_compressed(
+    request: pytest.FixtureRequest,
+    framework: str,
     client: httpx.Client,
     path: str,
     parse: Callable[[bytes], Any],
     expected: Any,
     coding: str,
 ) -> None:
-    check_resource(client, django_url + path, coding, parse, expected)
+    base_url = request.getfixturevalue(framework)
+    check_resource(client, base_url + path, coding, parse, expected)
 
 
 @pytest.mark.parametrize("coding", CODINGS)
-def test_django_streaming_response_is_compressed_as_a_stream(
-    django_url: str, client: httpx.Client, coding: str
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_framework_stream_is_compressed_as_a_stream(
+    request: pytest.FixtureRequest, framework: str, client: httpx.Client, coding: str
 ) -> None:
-    check_stream(client, django_url + "/stream", coding)
-
-
-@pytest.mark.parametrize("coding", CODINGS)
-@pytest.mark.parametrize(("path", "parse", "expected"), RESOURCES)
-def test_litestar_app_with_define_middleware_is_compressed(
-    litestar_url: str,
-    client: httpx.Client,
-    path: str,
-    parse: Callable[[bytes], Any],
-    expected: Any,
-    coding: str,
-) -> None:
-    check_resource(client, litestar_url + path, coding, parse, expected)
-
-
-@pytest.mark.parametrize("coding", CODINGS)
-def test_litestar_stream_is_compressed_as_a_stream(
-    litestar_url: str, client: httpx.Client, coding: str
-) -> None:
-    check_stream(client, litestar_url + "/stream", coding)
-
-
-@pytest.mark.parametrize("coding", CODINGS)
-@pytest.mark.parametrize(("path", "parse", "expected"), RESOURCES)
-def test_falcon_asgi_app_is_compressed(
-    falcon_url: str,
-    client: httpx.Client,
-    path: str,
-    parse: Callable[[bytes], Any],
-    expected: Any,
-    coding: str,
-) -> None:
-    check_resource(client, falcon_url + path, coding, parse, expected)
-
-
-@pytest.mark.parametrize("coding", CODINGS)
-def test_falcon_streamed_response_is_compressed_as_a_stream(
-    falcon_url: str, client: httpx.Client, coding: str
-) -> None:
-    check_stream(client, falcon_url + "/stream", coding)
-
-
-@pytest.mark.parametrize("coding", CODINGS)
-@pytest.mark.parametrize(("path", "parse", "expected"), RESOURCES)
-def test_blacksheep_app_is_compressed(
-    blacksheep_url: str,
-    client: httpx.Client,
-    path: str,
-    parse: Callable[[bytes], Any],
-    expected: Any,
-    coding: str,
-) -> None:
-    check_resource(client, blacksheep_url + path, coding, parse, expected)
-
-
-@pytest.mark.parametrize("coding", CODINGS)
-def test_blacksheep_streamed_content_is_compressed_as_a_stream(
-    blacksheep_url: str, client: httpx.Client, coding: str
-) -> None:
-    check_stream(client, blacksheep_url + "/stream", coding)
+    check_stream(client, request.getfixturevalue(framework) + "/stream", coding)

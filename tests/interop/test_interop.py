@@ -2,7 +2,7 @@
 
 Every cell is a test. The servers (uvicorn on h11 and on httptools, hypercorn, granian) serve
 ``examples.starlette_app`` from a subprocess on 127.0.0.1, each started once per module; the
-clients are httpx (raw bytes, decoded here with conftest's independent decoders), the system
+clients are httpx (raw bytes, decoded here with the harness's independent decoders), the system
 ``curl --compressed``, and a headless Chromium driven by Playwright. A cell that cannot run on
 this machine (a server, curl feature, Chromium or Playwright missing) is skipped with a reason
 that names what is missing.

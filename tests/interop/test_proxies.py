@@ -4,7 +4,7 @@ Issue 19: a shared cache must never hand a body of one coding to a client that d
 it, and must keep one cached variant per coding. Each test requests one page through a real
 proxy in a mixed order (br, gzip, identity, zstd, deflate, then again, so the second round can
 come from the cache) and checks every answer: its Content-Encoding is one the client accepted,
-its body decodes (conftest's independent decoders) to the page, and Vary names Accept-Encoding.
+its body decodes (the harness's independent decoders) to the page, and Vary names Accept-Encoding.
 The origin (tests/apps/proxy_app.py, under uvicorn) records the Accept-Encoding of every request
 that reached it, which shows what the proxy answered from its cache and what it asked for.
 

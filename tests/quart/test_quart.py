@@ -1,6 +1,6 @@
 """The Quart extension: Flask-Compress 1.25's API and COMPRESS_* settings on the core middleware.
 
-Quart's test client does not decompress: bodies are decoded here with conftest's independent
+Quart's test client does not decompress: bodies are decoded here with the harness's independent
 decoders. Where a test mirrors one of Flask-Compress's own tests, its docstring names it
 ("upstream #17", from the behaviour notes' list); where we differ on purpose, it says so.
 Quart runs on asyncio only.
