@@ -323,3 +323,26 @@ def fetch_raw(
         sent["Accept-Encoding"] = accept
     with client.stream("GET", url, headers=sent) as response:
         return response, b"".join(response.iter_raw())
+
+
+CURL = "/usr/bin/curl"
+
+
+def curl_compressed(url: str, directory: Path, *options: str) -> tuple[dict[str, str], bytes, str]:
+    """GET ``url`` with ``curl --compressed`` and ``options``: the headers it dumped, the body it
+    decoded and what it printed (``--write-out``). Skips when curl is not installed."""
+    if not os.access(CURL, os.X_OK):
+        pytest.skip(f"curl is not installed ({CURL})")
+    head, body = directory / "head", directory / "body"
+    result = subprocess.run(
+        [
+            *(CURL, "--compressed", "--silent", "--show-error", "--max-time", "20"),
+            *(*options, "-D", str(head), "-o", str(body), url),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return dumped_headers(head), body.read_bytes(), result.stdout

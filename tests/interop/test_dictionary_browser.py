@@ -14,8 +14,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
-import os
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,7 +27,7 @@ from tests.harness import decode
 from tests.harness.dcz import decode_dcz
 from tests.harness.servers import (
     chromium,
-    dumped_headers,
+    curl_compressed,
     fetch_raw,
     serving,
 )
@@ -39,7 +37,6 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.interop
 
-CURL = "/usr/bin/curl"
 STORED_DEADLINE = 30.0  # seconds for Chromium to store a dictionary; it takes ~1-2 s here
 
 
@@ -178,21 +175,7 @@ def test_httpx_announcing_dcz_gets_a_dcz_body_it_can_decode(base_url: str) -> No
 
 
 def test_curl_gets_ordinary_codings(base_url: str, tmp_path: Path) -> None:
-    if not os.access(CURL, os.X_OK):
-        pytest.skip(f"curl is not installed ({CURL})")
-    head, body = tmp_path / "head", tmp_path / "body"
-    result = subprocess.run(
-        [
-            *(CURL, "--compressed", "--silent", "--show-error", "--max-time", "20"),
-            *("-H", f"Available-Dictionary: {sha256_b64(bundle(1))}"),
-            *("-D", str(head), "-o", str(body), base_url + "/static/app.v2.js"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    headers = dumped_headers(head)
+    held = f"Available-Dictionary: {sha256_b64(bundle(1))}"
+    headers, body, _ = curl_compressed(base_url + "/static/app.v2.js", tmp_path, "-H", held)
     assert headers["content-encoding"] in ("br", "zstd", "gzip", "deflate")
-    assert body.read_bytes() == bundle(2)
+    assert body == bundle(2)

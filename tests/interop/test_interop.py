@@ -32,10 +32,11 @@ from examples.starlette_app import ALGORITHM_ENV, EVENT_COUNT, STATIC_DIR
 from tests.apps import sse_app
 from tests.harness import ENCODINGS, REPO, Decoder, decode
 from tests.harness.servers import (
+    CURL,
     SERVER_KINDS,
     ServerError,
     chromium,
-    dumped_headers,
+    curl_compressed,
     serve,
     server_unavailable_reason,
 )
@@ -56,7 +57,6 @@ RESOURCES = [
 ]
 STATIC_FILES = ["app.css", "app.js"]
 
-CURL = "/usr/bin/curl"
 CURL_FEATURE = {"zstd": "zstd", "br": "brotli", "gzip": "libz", "deflate": "libz"}
 
 # Chromium sends "gzip, deflate, br, zstd": a server limited to one coding makes it get that one.
@@ -263,23 +263,15 @@ def test_curl_compressed_decodes(servers: Servers, tmp_path: Path, path: str, co
     base = servers.url("uvicorn-h11")
     identity = servers.fetch(base, path, "identity")
     encoded = servers.fetch(base, path, coding)
-    head, body = tmp_path / "head", tmp_path / "body"
-    result = subprocess.run(
-        [
-            *(CURL, "--compressed", "--silent", "--show-error", "--max-time", "20"),
-            *("-H", f"Accept-Encoding: {coding}", "-D", str(head), "-o", str(body)),
-            *("--write-out", "%{size_download} %{content_type}", base + path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
+    headers, body, printed = curl_compressed(
+        base + path,
+        tmp_path,
+        *("-H", f"Accept-Encoding: {coding}"),
+        *("--write-out", "%{size_download} %{content_type}"),
     )
-    assert result.returncode == 0, result.stderr
-    headers = dumped_headers(head)
     assert headers["content-encoding"] == coding
-    assert body.read_bytes() == identity.raw
-    size, content_type = result.stdout.split(" ", 1)
+    assert body == identity.raw
+    size, content_type = printed.split(" ", 1)
     assert int(size) == len(encoded.raw)  # curl counts the bytes on the wire, still encoded
     assert content_type == identity.headers["content-type"]
     if "content-length" in headers:
