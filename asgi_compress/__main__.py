@@ -5,7 +5,8 @@ Each command lives with its feature and registers itself here (``add_*_command``
 - ``warm DIR --cache URL_OR_DIR``: compress static files into a cache ahead of time
   (asgi_compress/cli/_warm.py over asgi_compress/cache/warm.py).
 - ``precompress DIR [--codings br,zstd,gzip]``: write precompressed siblings (``app.js.br``)
-  that the middleware serves in place of encoding (asgi_compress/cli/_precompress.py).
+  that the middleware serves in place of encoding (asgi_compress/cli/_precompress.py over
+  asgi_compress/static/precompress.py).
 - ``train-dictionary SAMPLES_DIR -o FILE``: train a zstd dictionary from sample responses,
   for ``ProvidedDictionary`` (asgi_compress/cli/_train.py, RFC 9842 dcz).
 """

@@ -32,21 +32,27 @@ import enum
 import functools
 import logging
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from .cache import DEFAULT_CACHE_LEVELS, DEFAULT_CACHE_MAX_SIZE, DictCache, ResponseCache
 from .dictionaries._layer import DictionaryLayer, serve_dictionary
-from .dictionaries.options import DictionarySettings, ProvidedDictionary
+from .dictionaries.options import (
+    DEFAULT_DCZ_LEVEL,
+    DEFAULT_DICTIONARY_MAX_BYTES,
+    DEFAULT_DICTIONARY_MAX_COUNT,
+    DictionarySettings,
+    ProvidedDictionary,
+)
 from .dictionaries.transport import DictionaryRequest, dcz_etag_token
 from .http._headers import strip_validator_suffixes
 from .http._paths import request_path
-from .http.negotiation import choose_encoding
+from .http.negotiation import choose_encoding, demote
 from .policy import SCOPE_KEY, SKIP_KEY, ResponsePolicy
 from .requests._body import has_content_encoding, serve_decoded_request
 from .response._decide import NOTHING_ACCEPTED as _NOTHING_ACCEPTED
 from .response._decide import RequestView
 from .response._responder import Responder
-from .settings import Settings
+from .settings import HEAVY_EVENT_CODINGS, Settings
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -137,9 +143,9 @@ class CompressMiddleware:
         cache_max_size: int = DEFAULT_CACHE_MAX_SIZE,
         dictionary_paths: str | Iterable[str] = (),
         dictionaries: Iterable[ProvidedDictionary] = (),
-        dcz_level: int = 3,
-        dictionary_max_count: int = 64,
-        dictionary_max_bytes: int = 64 * 1024 * 1024,
+        dcz_level: int = DEFAULT_DCZ_LEVEL,
+        dictionary_max_count: int = DEFAULT_DICTIONARY_MAX_COUNT,
+        dictionary_max_bytes: int = DEFAULT_DICTIONARY_MAX_BYTES,
         dictionary_cache: CacheBackend | None = None,
         **options: Unpack[Options],
     ) -> None:
@@ -162,7 +168,11 @@ class CompressMiddleware:
             logger.error("asgi_compress: invalid CompressMiddleware option: %s", error)
             raise
         self.dictionaries = dictionary_settings if dictionary_settings.enabled else None
-        self._negotiated: dict[bytes, tuple[str | None, str | None]] = {}
+        self._negotiated: dict[bytes, _Codings] = {}
+        streaming = self.settings.algorithm_streaming
+        self._event_order = (
+            demote(streaming, HEAVY_EVENT_CODINGS) if self.light_events else streaming
+        )
 
     def new_policy(self, scope: Scope) -> ResponsePolicy:
         """The policy a request starts with; extensions override this to read live config."""
@@ -170,8 +180,13 @@ class CompressMiddleware:
         policy.cache = self.cache
         return policy
 
-    def _negotiate(self, accept: list[bytes]) -> tuple[str | None, str | None]:
-        """The codings for whole bodies and for streams, from the Accept-Encoding lines.
+    light_events: ClassVar[bool] = True
+    """Event streams prefer, among the codings the client ranks equally, one that holds little
+    per open stream (:data:`~asgi_compress.codecs.encoders.HEAVY_EVENT_CODINGS` last)."""
+
+    def _negotiate(self, accept: list[bytes]) -> _Codings:
+        """The codings for whole bodies, for streams and for event streams, from the
+        Accept-Encoding lines.
 
         Remembered per header value (clients send a handful; bounded): on the hot path of
         every request, one dict lookup.
@@ -187,7 +202,13 @@ class CompressMiddleware:
                 if settings.algorithm_streaming == settings.algorithm
                 else choose_encoding(header, settings.algorithm_streaming)
             )
-            pair = (encoding, stream_encoding)
+            events = self._event_order
+            event_encoding = (
+                stream_encoding
+                if events == settings.algorithm_streaming
+                else choose_encoding(header, events)
+            )
+            pair = (encoding, stream_encoding, event_encoding)
             if len(self._negotiated) >= _NEGOTIATED_MAX:
                 self._negotiated.clear()
             self._negotiated[value] = pair
@@ -241,9 +262,9 @@ class CompressMiddleware:
                     validators = {}
                 old = validators.get(name)
                 validators[name] = value if old is None else old + b"," + value
-        encoding = stream_encoding = None
+        encoding = stream_encoding = event_encoding = None
         if accept:
-            encoding, stream_encoding = self._negotiate(accept)
+            encoding, stream_encoding, event_encoding = self._negotiate(accept)
         policy = layer = None
         own_pathsend = False
         if encoding is None and stream_encoding is None:
@@ -251,7 +272,7 @@ class CompressMiddleware:
             request = _HEAD_NOTHING_ACCEPTED if method == "HEAD" else _NOTHING_ACCEPTED
         else:
             if dictionaries is not None or validators or _ZEROCOPY in scope.get("extensions", ()):
-                tokens = {t for t in (encoding, stream_encoding) if t is not None}
+                tokens = {t for t in (encoding, stream_encoding, event_encoding) if t is not None}
                 if dictionaries is not None:
                     layer = await _dictionary_layer(dictionaries, scope, tokens)
                 stripped: dict[bytes, bytes] = {}
@@ -260,9 +281,14 @@ class CompressMiddleware:
                 # RFC 9110 section 13.2.1: only GET and HEAD are ours to answer with 304/412;
                 # for other methods only the app knows whether it acted.
                 safe = validators if validators and method in _SAFE else {}
-                request = RequestView(encoding, stream_encoding, method == "HEAD", safe, stripped)
+                request = RequestView(
+                    encoding, stream_encoding, method == "HEAD", safe, stripped,
+                    event_encoding=event_encoding,
+                )  # fmt: skip
             else:
-                request = _plain_request(encoding, stream_encoding, method == "HEAD")
+                request = _plain_request(
+                    encoding, stream_encoding, event_encoding, method == "HEAD"
+                )
             if settings.precompressed and _PATHSEND not in (scope.get("extensions") or ()):
                 # Offered so that StaticFiles names its files (the responder then sends a
                 # sibling, or the file, itself); never where exclude_paths passes it through.
@@ -301,14 +327,17 @@ async def _dictionary_layer(
     return DictionaryLayer(dictionaries, request, found)
 
 
+_Codings = tuple[str | None, str | None, str | None]  # whole bodies, streams, event streams
 _SAFE = frozenset(("GET", "HEAD"))
 _NEGOTIATED_MAX = 256  # distinct Accept-Encoding values remembered per middleware
 
 
 @functools.lru_cache(maxsize=64)
-def _plain_request(encoding: str | None, stream_encoding: str | None, is_head: bool) -> RequestView:
+def _plain_request(
+    encoding: str | None, stream_encoding: str | None, event_encoding: str | None, is_head: bool
+) -> RequestView:
     """The view of a request with no validators: a handful of them, shared."""
-    return RequestView(encoding, stream_encoding, is_head)
+    return RequestView(encoding, stream_encoding, is_head, event_encoding=event_encoding)
 
 
 _HEAD_NOTHING_ACCEPTED = RequestView(None, None, is_head=True)

@@ -8,11 +8,13 @@ about ``Budget.batch_s``; the garbage collector is off while a batch runs.
 
 from __future__ import annotations
 
+import functools
 import gc
 import os
 import platform
 import random
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -27,6 +29,7 @@ __all__ = [
     "Table",
     "calibrate",
     "checks_table",
+    "commit",
     "environment",
     "fmt",
     "median",
@@ -201,8 +204,32 @@ def checks_table(checks: Sequence[Check]) -> Table:
     return table
 
 
+@functools.cache
+def commit(root: Path = RESULTS.parent.parent) -> str:
+    """The checkout's short commit, with ``+dirty`` when it has uncommitted changes; ``unknown``
+    outside git (or without it).
+
+    Files under ``benchmarks/results/`` do not count: a full run writes them as it goes, which
+    would mark every section after the first as dirty. Asked once per run.
+    """
+
+    def git(*args: str) -> str:
+        done = subprocess.run(
+            ["git", "-C", str(root), *args], capture_output=True, text=True, check=True
+        )
+        return done.stdout.strip()
+
+    try:
+        head = git("rev-parse", "--short", "HEAD")
+        changes = git("status", "--porcelain", "--", ".", ":(exclude)benchmarks/results")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+dirty" if changes else "")
+
+
 def environment() -> str:
-    """One line naming the machine and library versions, for the head of every result file."""
+    """One line naming the commit, the machine and library versions, for the head of every
+    result file."""
     from importlib import metadata
 
     def version(dist: str) -> str | None:
@@ -216,8 +243,9 @@ def environment() -> str:
     versions = [f"{dist} {v}" for dist in dists if (v := version(dist)) is not None]
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return (
-        f"Python {platform.python_version()} ({sys.implementation.name}) on {platform.machine()}, "
-        f"{cpus} CPUs, {time.strftime('%Y-%m-%d %H:%M')}; " + ", ".join(versions)
+        f"commit {commit()}; Python {platform.python_version()} ({sys.implementation.name}) "
+        f"on {platform.machine()}, {cpus} CPUs, {time.strftime('%Y-%m-%d %H:%M')}; "
+        + ", ".join(versions)
     )
 
 

@@ -12,7 +12,7 @@ terminated. Routes:
   export): the case where only the server's ``send()`` can give the loop a turn;
 - ``/tokens?count=N&interval=S``: ``text/plain`` tokens of 40 bytes, one every ``S`` seconds
   (default 100 every 0.02 s), each stamped with the server's ``time.monotonic()`` just before
-  it is sent (``streams.py`` compares it with the client's clock: same machine, same clock);
+  it is sent (``streams_flush.py`` compares it with the client's clock: same machine, same clock);
 - ``/late?wait=S``: a ``text/plain`` stream whose first body comes after ``S`` seconds;
 - ``/csv?rows=N``: a Starlette ``StreamingResponse`` over a sync generator, one CSV row per
   message (``csv_rows``), as a CSV export is usually written; with ``&page=P&gap=S``, an async

@@ -10,7 +10,7 @@ Without a middleware Starlette's disconnect listener ends each stream as soon as
 reports ``http.disconnect``. A middleware that keeps the loop busy compressing never lets the
 listener run, and encodes all 200 MiB for nobody.
 
-Run: ``python -m benchmarks departed`` (or ``python -m benchmarks streams``).
+Run: ``python -m benchmarks departed`` (or ``python -m benchmarks streamping departed``).
 """
 
 from __future__ import annotations

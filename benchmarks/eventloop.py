@@ -417,7 +417,9 @@ ZSTD_CONDITIONS: tuple[tuple[str, str, str | None], ...] = (
 
 
 def run_zstd(budget: Budget) -> Report:
-    """K = 4 on the 1 MiB JSON, zstd, ours (no cache) against starlette-compress."""
+    """K = 4 on the 1 MiB JSON, zstd, ours (no cache) against starlette-compress.
+
+    Measured here, next to the cells it shares; ``eventloop_zstd.py`` writes the results."""
     cells = measure(budget, ZSTD_CONDITIONS, (4,))
     none = _find(cells, "no middleware", None, 4)
     ours, peer = _find(cells, "ours", "zstd", 4), _find(cells, "starlette-compress", "zstd", 4)
@@ -436,7 +438,4 @@ def run_zstd(budget: Budget) -> Report:
             ours.ping_p99_ms <= 2 * none.ping_p99_ms,
         ),
     ]
-    report = Report("eventloop_zstd", tables(cells)[:1], result)
-    title = "zstd under load, no cache (uvicorn on 127.0.0.1)"
-    write_results("eventloop_zstd", title, report.tables)
-    return report
+    return Report("eventloop_zstd", tables(cells)[:1], result)

@@ -231,7 +231,7 @@ def measure(budget: Budget) -> tuple[list[Run], float]:
     servers: dict[str, _Server] = {}
     workers: list[_Worker] = []
     with tempfile.TemporaryDirectory(prefix="mix-static-") as static_dir:
-        from asgi_compress.cli._precompress import precompress
+        from asgi_compress.static.precompress import precompress
 
         for name, data in static_files().items():
             (Path(static_dir) / name).write_bytes(data)

@@ -5,13 +5,13 @@ the middleware's own cost weighs most; as shipped and inline), the 256 x 4 KiB s
 a request without Accept-Encoding and a body below ``min_size``. For each, cProfile's
 deterministic view (calls and own time per request, top functions by own time) goes to the
 markdown table; when pyinstrument is installed, its call tree goes to
-``results/profile-<case>.txt``.
+``results/profiling-<case>.txt``.
 
 cProfile adds a fixed cost to every Python call, so the absolute microseconds are inflated;
 the call counts per request show the per-message work (a coroutine counts one call per
 resumption, so one that awaits a thread hand-off shows more than one call per request).
 
-Run: ``python -m benchmarks profile`` (or ``python -m benchmarks.profiling``).
+Run: ``python -m benchmarks profiling`` (or ``python -m benchmarks.profiling``).
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ def _pyinstrument(name: str, call: Callable[[], Awaitable[None]], n: int) -> Pat
     slug = "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-")
     while "--" in slug:
         slug = slug.replace("--", "-")
-    path = RESULTS / f"profile-{slug}.txt"
+    path = RESULTS / f"profiling-{slug}.txt"
     RESULTS.mkdir(exist_ok=True)
     path.write_text(profiler.output_text(unicode=False, color=False, show_all=False))
     return path
@@ -136,8 +136,8 @@ def run(budget: Budget) -> Report:
             written.append(path.name)
     if written:
         tables[-1].notes.append("pyinstrument call trees: " + ", ".join(written))
-    report = Report("profile", tables)
-    write_results("profile", "Profile of the middleware's hot path", tables)
+    report = Report("profiling", tables)
+    write_results("profiling", "Profile of the middleware's hot path", tables)
     return report
 
 

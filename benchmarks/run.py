@@ -5,63 +5,64 @@ Usage::
     python -m benchmarks                      # everything, about 5 minutes on 2 cores
     python -m benchmarks inprocess eventloop  # a subset, in the order given
     python -m benchmarks --quick              # shorter rounds, about 1.5 minutes
-    python -m benchmarks streams              # streamping + departed only (issue 8)
-    python -m benchmarks streams_flush        # coalesced streams, token latency (issue 10)
+    python -m benchmarks --list               # each section and what it measures
 
-Sections: ``codecs`` (raw codecs), ``inprocess`` (middleware vs raw vs peers, no network),
-``eventloop`` (uvicorn under load), ``memory``, ``offload`` (the thread_min_size sweep) and
-``profile`` (cProfile / pyinstrument of the hot path), ``streamping`` (ping latency while
-clients pull never-awaiting streams), ``departed`` (CPU spent on clients that left) and
-``streams_flush`` (a CSV export's ratio against its whole body, token latency and headers on
-time under uvicorn, the ``flush_delay`` sweep) and ``stream_memory`` (RSS per open idle event
-stream under uvicorn, and per live encoder in process) and ``hot_cache`` (the default cache's
-memory at its bound, a repeated body with and without it).
-Each writes ``results/<section>.md``;
+Each section NAME is the module ``benchmarks/NAME.py`` and writes ``results/NAME.md``
+(``--list`` names them all, with the first line of each module's docstring);
 a full run ends with ``results/summary.md``: the issue's targets, met or not, and a chart
 (``results/summary.png``) when matplotlib is installed (a subset prints its targets only).
 """
 
 from __future__ import annotations
 
+import ast
 import importlib
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from ._common import RESULTS, Budget, Report, checks_table, environment
 
-__all__ = ["SECTIONS", "main"]
+__all__ = ["SECTIONS", "main", "run_section", "summary"]
 
 
-def _section(module: str) -> Callable[[Budget], Report]:
-    def run(budget: Budget) -> Report:
-        report: Report = importlib.import_module(f"benchmarks.{module}").run(budget)
-        return report
+SECTIONS: tuple[str, ...] = (
+    "codecs",
+    "inprocess",
+    "eventloop",
+    "memory",
+    "offload",
+    "profiling",
+    "streamping",
+    "departed",
+    "cache",
+    "dictionaries",
+    "streams_flush",
+    "stream_memory",
+    "hot_cache",
+    "mix",
+    "small_path",
+    "eventloop_zstd",
+)
+"""Every section, in the order of a full run: ``benchmarks/NAME.py``, ``results/NAME.md``."""
 
-    return run
+
+def run_section(name: str, budget: Budget) -> Report:
+    """Run one section's ``run(budget)``: it prints its tables and writes its results file."""
+    report: Report = importlib.import_module(f"benchmarks.{name}").run(budget)
+    return report
 
 
-SECTIONS: dict[str, Callable[[Budget], Report]] = {
-    "codecs": _section("codecs"),
-    "inprocess": _section("inprocess"),
-    "eventloop": _section("eventloop"),
-    "memory": _section("memory"),
-    "offload": _section("offload"),
-    "profile": _section("profiling"),
-    "streamping": _section("streamping"),
-    "departed": _section("departed"),
-    "cache": _section("cache"),
-    "dictionaries": _section("dictionaries"),
-    "streams_flush": _section("streams"),
-    "stream_memory": _section("stream_memory"),
-    "hot_cache": _section("hot_cache"),
-    "mix": _section("mix"),
-    "small_path": _section("small_path"),
-    "eventloop_zstd": _section("eventloop_zstd"),
-}
-GROUPS: dict[str, tuple[str, ...]] = {"streams": ("streamping", "departed")}
-"""Names that stand for several sections: ``python -m benchmarks streams``."""
+def summary(name: str) -> str:
+    """A section's one-line summary: the first line of its module's docstring.
+
+    Read from the source, not imported: ``--list`` runs nothing and loads no peer library.
+    """
+    tree = ast.parse((Path(__file__).parent / f"{name}.py").read_text(encoding="utf-8"))
+    doc = ast.get_docstring(tree) or ""
+    return doc.splitlines()[0] if doc else ""
 
 
 def _chart(reports: Sequence[Report]) -> str | None:
@@ -94,11 +95,16 @@ def _chart(reports: Sequence[Report]) -> str | None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     quick = "--quick" in args or Budget.from_env().quick
+    if "--list" in args:
+        for name in SECTIONS:
+            print(f"{name:<15} {summary(name)}")
+        return 0
     names = [a for a in args if a != "--quick"] or list(SECTIONS)
-    names = [section for name in names for section in GROUPS.get(name, (name,))]
     unknown = [name for name in names if name not in SECTIONS]
     if unknown or "-h" in args or "--help" in args:
         print(__doc__)
+        if unknown:
+            print(f"unknown section: {', '.join(unknown)} (see --list)", file=sys.stderr)
         return 2 if unknown else 0
     budget = Budget(quick=quick)
     reports: list[Report] = []
@@ -107,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in names:
         print(f"\n== {name} ==", file=sys.stderr, flush=True)
         started = time.perf_counter()
-        reports.append(SECTIONS[name](budget))
+        reports.append(run_section(name, budget))
         timings.append((name, time.perf_counter() - started))
     total = time.perf_counter() - began
     checks = [check for report in reports for check in report.checks]

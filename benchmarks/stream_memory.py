@@ -49,15 +49,22 @@ this change (main at b673424, 2,000 idle streams under uvicorn, same benchmark):
 it clears when it starts, not its window (which fills only as events arrive):
 
 - **br**: quality 2-3 clear a 256 KiB hash table, 4 a 512 KiB one, 5-9 at lgwin <= 16 256 KiB
-  (then up to 700 KiB as the stream runs); lgwin changes none of it. Quality 0-1 hold ~13 KiB
-  but compress each flushed event alone (2.3x-11x the bytes). The Python binding exposes no
-  hash size, so ~262 KiB is br's floor at a ratio near today's: event streams get quality
-  min(br_level, 3) and lgwin 16 (+0.9% bytes on events, +3% on tokens, +1.1% on 1 MiB of
-  events). **10,000 br event streams stay above 1 GiB** (2.7 GiB; 5.1 GiB before).
-- **zstd**: level 3's tables at any window (hash 2**17, chain 2**16) are 813 KiB; a 2**13-entry
-  lazy match finder with search_log 4 at window_log 16 holds 86 KiB and matches level 3's
-  ratio (-0.6% events, -1.9% tokens, +3.0% on 1 MiB of events). 2**12 entries would hold 66 KiB
-  (0.81 GiB at 10,000) for +3.0%, +0.6% and +7.5%.
+  (then up to 700 KiB as the stream runs); lgwin, lgblock and mode change none of it (checked
+  again with brotli 1.2.1, whose Compressor takes only those and quality). Quality 0-1 hold
+  ~13 KiB but compress each flushed event alone (2.3x-11x the bytes). So ~262 KiB is br's
+  floor at a ratio near today's: event streams get quality min(br_level, 3) and lgwin 16, and
+  10,000 br event streams stay above 1 GiB. **The fix is negotiation**: among the codings a
+  client ranks equally, an event stream takes br last (zstd, gzip, deflate keep the server's
+  order), and every browser that sends br also sends gzip: Safari's `gzip, deflate, br` gets
+  gzip, Chrome's and Firefox's (with zstd) get zstd; a br-only client still gets br, and the
+  Quart extension keeps Flask-Compress's order.
+- **zstd**: level 3's tables at any window (hash 2**17, chain 2**16) are 813 KiB. At window_log
+  16 zstd's lazy strategies use a row matcher that ignores chain_log and needs a 2**13 hash
+  (86 KiB; 10,000 streams measured 1.00 GiB under uvicorn with it) to keep level 3's ratio;
+  btlazy2 on a 2**10 hash and a 2**11 tree holds ~60 KiB (zstd's own floor is ~47: tables of
+  2**6 hold 48) for +0.4% bytes on events, +0.1% on tokens and +1.7% on 1 MiB of events against
+  level 3 (2**11/2**11: ~64 KiB and better than level 3 on all three; 2**10/2**10: ~56 KiB but
+  +4.4% on events). It costs ~10.6 us of CPU per event against lazy's ~7.1 (gzip ~15, br ~13).
 - **gzip/deflate**: zlib-ng clears a fixed 128 KiB hash and its window (~207 KiB at any
   memLevel); stdlib zlib at memLevel 4 holds 24 KiB for the same ratio on events (-1.7% against
   zlib-ng). The window stays at wbits 15: wbits 14 costs +2-6%.
@@ -80,6 +87,7 @@ _EVENT = (
 CELLS: tuple[tuple[str, str, str | None], ...] = (
     ("no middleware", "none", None),
     *(("ours", "ours", c) for c in ("br", "zstd", "gzip")),
+    ("ours", "ours", "gzip, deflate, br"),  # Safari's: an event stream takes gzip over br
     *(("starlette-compress", "starlette-compress", c) for c in ("br", "zstd", "gzip")),
 )
 
@@ -92,13 +100,17 @@ CANDIDATES: tuple[tuple[str, str], ...] = (
     ("br-2, lgwin 16", "br:2:16"),
     ("br-1, lgwin 16 (each flush alone)", "br:1:16"),
     ("br-5, lgwin 16", "br:5:16"),
-    ("ours, event stream (zstd w16 h13 lazy s4)", "ours:zstd:events"),
+    ("ours, event stream (zstd w16 h10 c11 btlazy2 s4)", "ours:zstd:events"),
     ("ours, other streams (zstd-3, w19)", "ours:zstd:stream"),
     ("zstd-3, w16 (level's tables)", "zstd:3:16"),
     ("zstd-3, w16 h14 c14 dfast", "zstd:3:16:14:14"),
     ("zstd-3, w16 h12 c12 dfast", "zstd:3:16:12:12"),
     ("zstd-3, w16 h13 lazy s1", "zstd:3:16:13:13:4"),
     ("zstd-3, w16 h12 lazy s4", "zstd:3:16:12:12:4:4"),
+    ("zstd-3, w16 h13 lazy s4 (events before)", "zstd:3:16:13:13:4:4"),
+    ("zstd-3, w16 h11 c11 btlazy2 s4", "zstd:3:16:11:11:6:4"),
+    ("zstd-3, w16 h10 c10 btlazy2 s4", "zstd:3:16:10:10:6:4"),
+    ("zstd-3, w14 h11 c11 lazy s4 (chain matcher)", "zstd:3:14:11:11:4:4"),
     ("zstd-1, w16 h12 fast", "zstd:1:16:12:12"),
     ("ours, event stream (gzip: zlib wbits 15, memLevel 4)", "ours:gzip:events"),
     ("ours, other streams (gzip-6 via zlib-ng)", "ours:gzip:stream"),
@@ -277,7 +289,8 @@ def _encoder_table(budget: Budget) -> Table:
     table.notes += [
         "KiB = VmRSS growth over many live encoders divided by their number (a fresh process "
         "per row); the codecs' C allocations count, which tracemalloc cannot see.",
-        "zstd specs: level, window_log, hash_log, chain_log, strategy (4 = lazy), search_log.",
+        "zstd specs: level, window_log, hash_log, chain_log, strategy (4 = lazy, 6 = btlazy2), "
+        "search_log.",
         "Events: benchmarks/payloads.py sse_events (60-250 bytes); tokens: ~190-byte chat "
         "completion chunks, one word each; 1 MiB JSON: json_document flushed every 256 KiB "
         "(how a non-event stream of that size goes out).",

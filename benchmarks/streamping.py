@@ -11,8 +11,8 @@ Without a middleware the raw chunks fill the socket buffer, ``send()`` waits for
 and the loop answers pings meanwhile. A middleware that compresses every chunk inline and never
 yields keeps the loop for itself: compressed output rarely fills the buffer.
 
-Run: ``python -m benchmarks streamping`` (or ``python -m benchmarks streams`` for this and
-``departed``).
+Run: ``python -m benchmarks streamping`` (or ``python -m benchmarks streamping departed``
+for this and ``departed``).
 """
 
 from __future__ import annotations

@@ -98,19 +98,31 @@ ALLOWED: dict[str, frozenset[str]] = {
     "report": frozenset(),
     "_validation": frozenset({"codecs", "http"}),
     "settings": frozenset({"_validation", "codecs", "http", "report"}),
-    "cache": frozenset({"codecs", "settings"}),
+    # Static files ahead of time: the walk both sibling writer and cache warm-up use.
+    "static": frozenset({"settings"}),
+    "cache": frozenset({"codecs", "settings", "static"}),
     "policy": frozenset({"_types", "cache", "settings"}),
     "requests": frozenset({"_types", "codecs", "settings"}),
     "dictionaries": frozenset({"_types", "cache", "codecs", "http"}),
     "response": frozenset(
-        {"_types", "cache", "codecs", "dictionaries", "http", "policy", "report", "settings"}
+        {
+            "_types",
+            "cache",
+            "codecs",
+            "dictionaries",
+            "http",
+            "policy",
+            "report",
+            "settings",
+            "static",
+        }
     ),
     "middleware": frozenset(
         {"_types", "cache", "dictionaries", "http", "policy", "requests", "response", "settings"}
     ),
     # The Quart face sits on top: it builds a middleware; nothing below knows of Quart.
     "quart": frozenset({"_types", "_validation", "cache", "middleware", "policy", "settings"}),
-    "cli": frozenset({"cache", "dictionaries", "response", "settings"}),
+    "cli": frozenset({"cache", "dictionaries", "static"}),
     "__main__": frozenset({"cli"}),
     "__init__": frozenset({"cache", "http", "middleware", "policy", "quart", "report", "settings"}),
 }
@@ -188,7 +200,7 @@ def test_the_table_has_the_layering_we_mean() -> None:
     assert ALLOWED["http"] <= {"_types"}
     assert ALLOWED["codecs"] <= {"http", "_types"}
     assert [unit for unit, allowed in ALLOWED.items() if "quart" in allowed] == ["__init__"]
-    for unit in ("cache", "dictionaries", "requests", "response"):
+    for unit in ("cache", "dictionaries", "requests", "response", "static"):
         assert not ALLOWED[unit] & {"quart", "cli", "__main__", "middleware"}, unit
 
 

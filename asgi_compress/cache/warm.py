@@ -10,16 +10,16 @@ a file that changed since is simply a miss.
 
 from __future__ import annotations
 
-import mimetypes
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from functools import partial
 
 import anyio
 import anyio.to_thread
 
 from ..settings import Settings
+from ..static._files import compressible_files
 from . import CacheBackend
 from .response import (
     DEFAULT_CACHE_LEVELS,
@@ -71,18 +71,12 @@ async def warm(
     levels = validate_levels(levels)
     settings = settings or Settings.from_options(algorithm=list(levels))
     cache = ResponseCache(backend, levels=levels, improve_slots=1, max_size=max_size)
-    result = WarmResult()
-    files = await anyio.to_thread.run_sync(_files, Path(directory))
-    for path, size in files:
-        media_type = (mimetypes.guess_type(path.name)[0] or "").lower()
-        if (
-            not settings.is_compressible_type(media_type)
-            or size < max(settings.min_size, 1)
-            or size > max_size
-        ):
-            result.skipped_files += 1
-            continue
-        data = await anyio.Path(path).read_bytes()
+    walked = await anyio.to_thread.run_sync(
+        partial(compressible_files, directory, settings, max_size=max_size)
+    )
+    result = WarmResult(skipped_files=walked.skipped)
+    for file in walked.files:
+        data = await anyio.Path(file.path).read_bytes()
         for coding in cache.levels:
             found = await cache.lookup(coding, data, settings.encoders[coding])
             if found.hit:
@@ -90,7 +84,3 @@ async def warm(
             elif await cache.store(found, None):
                 result.stored += 1
     return result
-
-
-def _files(root: Path) -> list[tuple[Path, int]]:
-    return [(p, p.stat().st_size) for p in sorted(root.rglob("*")) if p.is_file()]

@@ -8,7 +8,7 @@ what it stored.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+from functools import partial
 
 import anyio
 
@@ -17,6 +17,7 @@ from ..cache import warm as warm_module
 from ..cache.directory import DirectoryCache
 from ..cache.response import DEFAULT_CACHE_MAX_SIZE
 from ..cache.warm import DEFAULT_LEVELS, WarmResult, warm
+from ._command import or_exit, require_directory
 
 __all__ = ["add_warm_command", "open_backend", "parse_levels"]
 
@@ -76,13 +77,11 @@ def add_warm_command(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
 
 def run_warm(args: argparse.Namespace) -> int:
     """The ``warm`` command: returns the exit status."""
-    if not Path(args.directory).is_dir():
-        raise SystemExit(f"warm: {args.directory!r} is not a directory")
-    try:
-        levels = parse_levels(args.levels)
-        backend = open_backend(args.cache, max_bytes=args.max_bytes, ttl=args.ttl)
-    except (TypeError, ValueError) as error:
-        raise SystemExit(f"warm: {error}") from error
+    require_directory("warm", args.directory)
+    levels = or_exit("warm", partial(parse_levels, args.levels))
+    backend = or_exit(
+        "warm", partial(open_backend, args.cache, max_bytes=args.max_bytes, ttl=args.ttl)
+    )
 
     async def main() -> WarmResult:
         try:
@@ -92,10 +91,7 @@ def run_warm(args: argparse.Namespace) -> int:
             if close is not None:
                 await close()
 
-    try:
-        result = anyio.run(main)
-    except (TypeError, ValueError) as error:
-        raise SystemExit(f"warm: {error}") from error
+    result = or_exit("warm", partial(anyio.run, main))
     print(
         f"warm: {result.stored} entries stored, {result.present} already there, "
         f"{result.skipped_files} files skipped (type or size)"

@@ -39,6 +39,7 @@ with contextlib.suppress(ImportError):
 __all__ = [
     "ENCODERS",
     "EVENT_WINDOW_LOG",
+    "HEAVY_EVENT_CODINGS",
     "ZLIB",
     "BrotliEncoder",
     "DeflateEncoder",
@@ -75,14 +76,26 @@ class EncoderFactory(Protocol):
 # (benchmarks/results/stream_memory.md):
 # - br: lgwin 16 and quality at most 3. Qualities 2-3 clear a 256 KiB hash table, 4 a
 #   512 KiB one; 0-1 hold little but compress each flushed event alone (2-3x the bytes).
-# - zstd: window_log 16 and a 2**13-entry lazy match finder (search_log 4, which wins back
-#   the ratio the small table costs): ~87 KiB held instead of ~815 KiB at level 3.
+# - zstd: window_log 16 and a binary-tree matcher (btlazy2) on a 2**10-entry hash and a
+#   2**11-entry tree, search_log 4: ~60 KiB held after one event (~47 KiB of it is zstd's
+#   own floor, tables of 2**6 hold 48), against ~815 KiB for level 3's tables and ~85 KiB
+#   for the 2**13-entry lazy matcher used before (which put 10,000 streams at 1.00 GiB
+#   under uvicorn). Against level 3 at the same window: +0.4% bytes on events, +0.1% on
+#   tokens, +1.7% on 1 MiB of events; a 2**11 hash (64 KiB) beats level 3 on all three, a
+#   2**10 tree (56 KiB) costs +4.4% on events. Lazy's row matcher ignores chain_log and needs
+#   2**13 entries for this ratio; btlazy2 spends ~10 us per event instead of ~7.
 # - gzip/deflate: stdlib zlib at memLevel 4 (a 2**11-entry hash, ~26 KiB held; memLevel 8
 #   holds ~90 KiB). zlib-ng clears a fixed 128 KiB hash table and its window (~207 KiB)
 #   whatever memLevel says, so event streams never use it.
 EVENT_WINDOW_LOG = 16
+HEAVY_EVENT_CODINGS = frozenset(("br",))
+"""Codings whose event-stream encoder holds several times what the others' do: br's ~262 KiB
+floor (its hash table at quality 2-3; the binding exposes no hash size, and lgwin, lgblock and
+mode change nothing) against ~60 KiB for zstd and ~24 KiB for gzip, for more bytes on events
+than either. An event stream offers them last among the codings a client ranks equally."""
 _EVENT_BR_QUALITY = 3
-_EVENT_ZSTD_HASH_LOG = 13
+_EVENT_ZSTD_HASH_LOG = 10
+_EVENT_ZSTD_CHAIN_LOG = 11
 _EVENT_ZSTD_SEARCH_LOG = 4
 _EVENT_MEM_LEVEL = 4
 
@@ -247,14 +260,14 @@ def _reusable_compressor(level: int) -> ZstdCompressor:
 def _event_compressor(level: int) -> ZstdCompressor:
     """An event stream's compressor: a 64 KiB window and small tables (see EVENT_WINDOW_LOG).
     The strategy is pinned too: a level's own (up to btultra2's) would size tables of its
-    own, and lazy is the one measured to keep level 3's ratio on events at this size."""
+    own, and btlazy2 is the one measured to keep level 3's ratio on events at this size."""
     options: dict[int, int] = {
         CompressionParameter.compression_level: level,
         CompressionParameter.window_log: EVENT_WINDOW_LOG,
         CompressionParameter.hash_log: _EVENT_ZSTD_HASH_LOG,
-        CompressionParameter.chain_log: _EVENT_ZSTD_HASH_LOG,
+        CompressionParameter.chain_log: _EVENT_ZSTD_CHAIN_LOG,
         CompressionParameter.search_log: _EVENT_ZSTD_SEARCH_LOG,
-        CompressionParameter.strategy: Strategy.lazy,
+        CompressionParameter.strategy: Strategy.btlazy2,
     }
     return ZstdCompressor(options=options)
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from .._types import Headers
 from ..cache import CacheBackend
@@ -27,9 +27,36 @@ from ._layer import DczOutcomes
 from ._store import Dictionary, DictionaryStore
 from .transport import MAX_DICTIONARY_SIZE, use_as_dictionary
 
-__all__ = ["DictionarySettings", "ProvidedDictionary"]
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing has it from 3.11; we support 3.10
+
+__all__ = [
+    "DEFAULT_DCZ_LEVEL",
+    "DEFAULT_DICTIONARY_MAX_BYTES",
+    "DEFAULT_DICTIONARY_MAX_COUNT",
+    "DictionaryOptions",
+    "DictionarySettings",
+    "ProvidedDictionary",
+]
 
 _ZSTD_LEVELS = (1, 22)
+# The defaults of the middleware's dictionary options, written once: CompressMiddleware's
+# signature (what users and the options reference see) and from_options both read them.
+DEFAULT_DCZ_LEVEL = 3
+DEFAULT_DICTIONARY_MAX_COUNT = 64
+DEFAULT_DICTIONARY_MAX_BYTES = 64 * 1024 * 1024
+
+
+class DictionaryOptions(TypedDict, total=False):
+    """The dictionary keyword options of :class:`~asgi_compress.CompressMiddleware`, which
+    passes them along to :meth:`DictionarySettings.from_options` as given."""
+
+    dictionary_paths: str | Iterable[str]
+    dictionaries: Iterable[ProvidedDictionary]
+    dcz_level: int
+    dictionary_max_count: int
+    dictionary_max_bytes: int
+    dictionary_cache: CacheBackend | None
 
 
 @dataclass(frozen=True)
@@ -115,30 +142,24 @@ class DictionarySettings:
     outcomes: DczOutcomes = field(default_factory=DczOutcomes, compare=False)
 
     @classmethod
-    def from_options(
-        cls,
-        *,
-        dictionary_paths: str | Iterable[str] = (),
-        dictionaries: Iterable[ProvidedDictionary] = (),
-        dcz_level: int = 3,
-        dictionary_max_count: int = 64,
-        dictionary_max_bytes: int = 64 * 1024 * 1024,
-        dictionary_cache: CacheBackend | None = None,
-    ) -> DictionarySettings:
+    def from_options(cls, **options: Unpack[DictionaryOptions]) -> DictionarySettings:
         """Validate the dictionary options (middleware spelling); errors name the option.
+        An option left out takes the middleware's default.
 
         Raises:
             TypeError: a value of the wrong type.
             ValueError: a pattern outside the supported subset, a level out of 1-22, a
                 bound below 0, two provided dictionaries at one ``url_path``.
         """
+        dictionary_paths = options.get("dictionary_paths", ())
+        dcz_level = options.get("dcz_level", DEFAULT_DCZ_LEVEL)
         if isinstance(dictionary_paths, str):
             dictionary_paths = [dictionary_paths]
         try:
             patterns = [MatchPattern.compile(pattern) for pattern in dictionary_paths]
         except (TypeError, ValueError) as error:
             raise type(error)(f"dictionary_paths: {error}") from None
-        provided = tuple(dictionaries)
+        provided = tuple(options.get("dictionaries", ()))
         for item in provided:
             if not isinstance(item, ProvidedDictionary):
                 raise TypeError(f"dictionaries: expected ProvidedDictionary objects, got {item!r}")
@@ -151,9 +172,9 @@ class DictionarySettings:
             raise ValueError(f"dcz_level must be in 1..22, got {dcz_level}")
         try:
             store = DictionaryStore(
-                max_count=dictionary_max_count,
-                max_bytes=dictionary_max_bytes,
-                backend=dictionary_cache,
+                max_count=options.get("dictionary_max_count", DEFAULT_DICTIONARY_MAX_COUNT),
+                max_bytes=options.get("dictionary_max_bytes", DEFAULT_DICTIONARY_MAX_BYTES),
+                backend=options.get("dictionary_cache"),
             )
         except ValueError as error:
             raise ValueError(f"dictionary_{error}") from None

@@ -20,11 +20,11 @@ Pure functions, no I/O. The rules, in the order they apply:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
-__all__ = ["MAX_HEADER_LENGTH", "AcceptEncoding", "choose_encoding"]
+__all__ = ["MAX_HEADER_LENGTH", "AcceptEncoding", "choose_encoding", "demote"]
 
 MAX_HEADER_LENGTH = 2048
 """Longer Accept-Encoding values are treated as asking for no coding at all."""
@@ -142,6 +142,18 @@ def choose_encoding(header: str, available: tuple[str, ...]) -> str | None:
         # Checked before the cache so that an oversized header is never stored in it.
         return None
     return _choose_memoized(header, available)
+
+
+def demote(available: tuple[str, ...], last: Collection[str]) -> tuple[str, ...]:
+    """The server's order with the codings in ``last`` moved behind the others, each group in
+    its own order. Only ties move: a client that ranks a demoted coding higher still gets it.
+
+    Example:
+        >>> demote(("zstd", "br", "gzip"), {"br"})
+        ('zstd', 'gzip', 'br')
+    """
+    kept = tuple(c for c in available if c not in last)
+    return kept + tuple(c for c in available if c in last)
 
 
 @lru_cache(maxsize=512)

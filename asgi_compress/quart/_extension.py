@@ -234,6 +234,10 @@ class _QuartCompressMiddleware(CompressMiddleware):
     ones it saw; the settings are rebuilt (and validated) only when one of them changed.
     """
 
+    # Flask-Compress picks an event stream's coding by COMPRESS_ALGORITHM_STREAMING's order
+    # alone (br before deflate for Safari's "gzip, deflate, br"): a migrating app keeps that.
+    light_events = False
+
     def __init__(
         self,
         app: ASGIApp,

@@ -49,6 +49,8 @@ class RequestView(NamedTuple):
             app alone can judge, since only it knows whether it acted (RFC 9110 13.2.1).
         stripped: our ETag suffixes removed from the app's view: ``b'"a"' -> b"br"``.
         excluded: the path is in ``exclude_paths``: never encoded, no Vary.
+        event_encoding: the coding for an event stream: ``stream_encoding``'s list with the
+            codings that hold much per open stream last (``None``: ``stream_encoding``).
     """
 
     encoding: str | None
@@ -57,6 +59,7 @@ class RequestView(NamedTuple):
     validators: dict[bytes, bytes] = {}
     stripped: dict[bytes, bytes] = {}
     excluded: bool = False
+    event_encoding: str | None = None
 
 
 class Action(enum.Enum):
@@ -116,7 +119,7 @@ def decide_start(
         return PASS[PassReason.MEDIA_TYPE]
     if head.media_type == "text/event-stream":
         # An event must not wait for the next one: the head goes now, each event is flushed.
-        return decide_stream(request)
+        return decide_stream(request, events=True)
     if request.is_head:
         # A HEAD has no body to judge. GET's decision is known only from a Content-Length
         # (>= min_size, checked above); without one, GET's body could be a short one-shot
@@ -151,9 +154,14 @@ def decide_whole(
     return Decision(Action.ONE_SHOT, coding)
 
 
-def decide_stream(request: RequestView) -> Decision:
-    """The fate of a held response whose body turned out to be a stream."""
+def decide_stream(request: RequestView, *, events: bool = False) -> Decision:
+    """The fate of a held response whose body turned out to be a stream, or (``events``) of
+    an event stream."""
     coding = request.stream_encoding
+    if events and coding is not None and coding != DCZ and request.event_encoding is not None:
+        # Both come from the same codings at the same q, so one is None only if both are;
+        # a dictionary (dcz, chosen later) keeps its place.
+        coding = request.event_encoding
     return Decision(Action.STREAM, coding) if coding else PASS[PassReason.NOT_ACCEPTED]
 
 

@@ -5,7 +5,7 @@ A sibling is used only when it is a regular file and not older than the file it 
 (its mtime is at least the file's): a sibling left behind by an edit of the file is stale and
 the file is encoded as usual. The lookup blocks (``stat``, ``open``), so the responder runs it
 on a worker thread. Writing siblings is ``python -m asgi_compress precompress``
-(:mod:`asgi_compress.cli._precompress`).
+(:mod:`asgi_compress.static.precompress`), which names them as here (``SUFFIXES``).
 """
 
 from __future__ import annotations
@@ -16,12 +16,9 @@ from collections.abc import Iterable
 from typing import BinaryIO, NamedTuple
 
 from ..dictionaries.transport import DCZ
+from ..static._files import SUFFIXES
 
 __all__ = ["SUFFIXES", "Sibling", "open_sibling", "sibling_codings"]
-
-SUFFIXES: dict[str, str] = {"br": ".br", "zstd": ".zst", "gzip": ".gz"}
-"""Coding -> the file-name suffix of its sibling (the suffixes of the brotli, zstd and gzip
-command-line tools, which nginx, Caddy and ServeStatic look for too). deflate has none."""
 
 
 class Sibling(NamedTuple):

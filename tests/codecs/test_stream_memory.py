@@ -13,6 +13,7 @@ import gc
 import sys
 import zlib
 from collections.abc import Iterator
+from typing import Any
 
 import brotli
 import pytest
@@ -39,6 +40,16 @@ EVENTS[5] = b"data: " + b" ".join(b"%d:%x" % (i, i * i) for i in range(900)) + b
 
 async def _event_stream(coding: str, content_type: str = "text/event-stream") -> list[bytes]:
     """The body messages the middleware sends for an event stream of EVENTS, as sent."""
+    encoding, pieces = await _stream_for(coding, content_type)
+    assert encoding == coding
+    return pieces
+
+
+async def _stream_for(
+    accept: str, content_type: str = "text/event-stream", **options: Any
+) -> tuple[str, list[bytes]]:
+    """The Content-Encoding and body messages of a stream of EVENTS to a client sending
+    ``accept``."""
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         await send(start(content_type=content_type))
@@ -46,9 +57,8 @@ async def _event_stream(coding: str, content_type: str = "text/event-stream") ->
             await send(body(event, more=True))
         await send(body(b""))
 
-    rec = await run(CompressMiddleware(app, flush_delay=0), accept_encoding=coding)
-    assert rec.headers["content-encoding"] == coding
-    return [m["body"] for m in rec.bodies]
+    rec = await run(CompressMiddleware(app, flush_delay=0, **options), accept_encoding=accept)
+    return rec.headers.get("content-encoding", ""), [m["body"] for m in rec.bodies]
 
 
 def _decoded_event_by_event(coding: str, pieces: list[bytes]) -> list[bytes]:
@@ -95,20 +105,23 @@ async def test_zstd_event_stream_declares_a_64_kib_window() -> None:
 
 
 async def test_zstd_event_stream_uses_the_measured_matcher() -> None:
-    """Window 2**16, a 2**13-entry lazy matcher searching 2**4: zstd's bytes at exactly those
-    parameters (a level's own tables would find other matches)."""
+    """Window 2**16, a btlazy2 matcher on a 2**10-entry hash and a 2**11-entry tree searching
+    2**4: zstd's bytes at exactly those parameters (the lazy matcher used before, or a level's
+    own tables, find other matches)."""
     P = zstd.CompressionParameter
     measured: dict[int, int] = {
         P.compression_level: 3,
         P.window_log: 16,
-        P.hash_log: 13,
-        P.chain_log: 13,
+        P.hash_log: 10,
+        P.chain_log: 11,
         P.search_log: 4,
-        P.strategy: zstd.Strategy.lazy,
+        P.strategy: zstd.Strategy.btlazy2,
     }
     assert await _event_stream("zstd") == _zstd_pieces(measured)
     level_3: dict[int, int] = {P.compression_level: 3, P.window_log: 16}
-    assert _zstd_pieces(measured) != _zstd_pieces(level_3)  # the events tell them apart
+    before = {**measured, P.hash_log: 13, P.chain_log: 13, P.strategy: zstd.Strategy.lazy}
+    for other in (level_3, before):  # the events tell them apart
+        assert _zstd_pieces(measured) != _zstd_pieces(other)
 
 
 def _zstd_pieces(options: dict[int, int]) -> list[bytes]:
@@ -153,6 +166,48 @@ async def test_other_streams_keep_the_larger_stream_window() -> None:
     encoded = b"".join(await _event_stream("zstd", content_type="text/plain"))
     assert _zstd_window(encoded) == 512 * 1024
     assert _brotli_wbits(b"".join(await _event_stream("br", content_type="text/plain"))) == 19
+
+
+# -- which coding an event stream goes out in --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("accept", "content_type", "options", "expected"),
+    [
+        pytest.param("gzip, deflate, br", "text/event-stream", {}, "gzip", id="safari-gets-gzip"),
+        pytest.param("gzip, deflate, br, zstd", "text/event-stream", {}, "zstd", id="chrome"),
+        pytest.param("*", "text/event-stream", {}, "zstd", id="wildcard"),
+        pytest.param("br", "text/event-stream", {}, "br", id="br-only-client-gets-br"),
+        pytest.param("br, gzip;q=0.5", "text/event-stream", {}, "br", id="client-ranks-br-higher"),
+        pytest.param(
+            "gzip, deflate, br",
+            "text/event-stream",
+            {"algorithm": "br, deflate, gzip"},
+            "deflate",
+            id="server-order-among-the-light",
+        ),
+        pytest.param("gzip, deflate, br", "text/plain", {}, "br", id="other-streams-keep-br"),
+    ],
+)
+async def test_event_stream_prefers_a_coding_that_holds_little_per_stream(
+    accept: str, content_type: str, options: dict[str, Any], expected: str
+) -> None:
+    """br's event encoder holds ~262 KiB (its floor) against zstd's ~60 and gzip's ~24, so
+    among the codings a client ranks equally an event stream takes br last."""
+    encoding, pieces = await _stream_for(accept, content_type, **options)
+    assert encoding == expected
+    assert _decoded_event_by_event(encoding, pieces)[:-1] == EVENTS
+
+
+async def test_light_event_coding_is_the_small_profile(encoders: EncoderTracker) -> None:
+    """The event stream a Safari-like client gets is the memLevel 4 stdlib zlib profile,
+    the only encoder made for it."""
+    encoding, pieces = await _stream_for("gzip, deflate, br")
+    assert encoding == "gzip"
+    reference = zlib.compressobj(-1, zlib.DEFLATED, 16 + zlib.MAX_WBITS, 4)
+    expected = [reference.compress(e) + reference.flush(zlib.Z_SYNC_FLUSH) for e in EVENTS]
+    assert pieces == [*expected, reference.flush()]
+    assert len(encoders.made) == 1  # no br encoder was made on the way
 
 
 # -- release -----------------------------------------------------------------------------------

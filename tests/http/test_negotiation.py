@@ -10,7 +10,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from asgi_compress.http.negotiation import MAX_HEADER_LENGTH, AcceptEncoding, choose_encoding
+from asgi_compress.http.negotiation import (
+    MAX_HEADER_LENGTH,
+    AcceptEncoding,
+    choose_encoding,
+    demote,
+)
 from tests.harness.tracked import record_parsed_headers
 
 DEFAULT = ("zstd", "br", "gzip", "deflate")
@@ -297,3 +302,20 @@ def test_any_latin1_decoded_bytes_never_raise(raw: bytes) -> None:
     header = raw.decode("latin-1")
     assert choose_encoding(header, DEFAULT) in (None, *DEFAULT)
     AcceptEncoding.from_header(header).quality("gzip")
+
+
+@pytest.mark.parametrize(
+    ("available", "expected"),
+    [
+        pytest.param(
+            ("zstd", "br", "gzip", "deflate"), ("zstd", "gzip", "deflate", "br"), id="default"
+        ),
+        pytest.param(("br", "deflate", "gzip"), ("deflate", "gzip", "br"), id="server-order-kept"),
+        pytest.param(("br",), ("br",), id="only-br"),
+        pytest.param(("gzip", "zstd"), ("gzip", "zstd"), id="nothing-to-move"),
+    ],
+)
+def test_demote_moves_only_the_named_codings(
+    available: tuple[str, ...], expected: tuple[str, ...]
+) -> None:
+    assert demote(available, {"br"}) == expected

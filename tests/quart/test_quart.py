@@ -1302,3 +1302,18 @@ async def test_async_cache_key_is_awaited() -> None:
     # One slot, named by the awaited key (the coding and the body's digest validate it):
     # stored once, then found.
     assert len(cache.sets) == 1 and cache.gets == [cache.sets[0]] * 2
+
+
+async def test_event_stream_keeps_flask_compress_order() -> None:
+    """Flask-Compress picks an event stream's coding by COMPRESS_ALGORITHM_STREAMING's order
+    alone: a Safari-like client gets br, as it would there (the middleware's own default
+    would send gzip, which holds less per open stream)."""
+    events = [b"data: event %d\n\n" % i for i in range(3)]
+    app, arrived = _stream_app("text/event-stream", events)
+    for event in arrived:
+        event.set()
+    recorded = await run(cast("ASGIApp", app), make_scope(accept_encoding="gzip, deflate, br"))
+    assert recorded.headers["content-encoding"] == "br"
+    decoder = Decoder("br")
+    assert b"".join(decoder.feed(m["body"]) for m in recorded.bodies) == b"".join(events)
+    assert decoder.eof

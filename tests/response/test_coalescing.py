@@ -45,7 +45,7 @@ def streaming(messages: list[bytes], *, content_type: str = "text/csv") -> ASGIA
 @pytest.mark.parametrize("coding", ENCODINGS)
 async def test_back_to_back_messages_compress_like_one_body(coding: str) -> None:
     """2,000 rows, one per message: within 1.15x of the body compressed whole (the target of
-    benchmarks/streams.py), where a flush per message costs several times that."""
+    benchmarks/streams_flush.py), where a flush per message costs several times that."""
     export = rows(2000)
     whole = await run(CompressMiddleware(streaming([b"".join(export)])), accept_encoding=coding)
     coalesced = await run(

@@ -186,6 +186,23 @@ def test_decide_stream_uses_the_streaming_coding() -> None:
 
 
 @pytest.mark.parametrize(
+    ("request_view", "expected"),
+    [
+        pytest.param(RequestView("br", "br", event_encoding="zstd"), "zstd", id="event-coding"),
+        pytest.param(RequestView("br", "br"), "br", id="none-given-is-stream-coding"),
+        pytest.param(RequestView("dcz", "dcz", event_encoding="gzip"), "dcz", id="dcz-kept"),
+    ],
+)
+def test_event_stream_uses_the_event_coding(request_view: RequestView, expected: str) -> None:
+    events = head(("content-type", "text/event-stream"))
+    assert decide_start(200, events, request_view, MW, enabled=True) == Decision(
+        Action.STREAM, expected
+    )
+    # Any other stream keeps the streaming coding.
+    assert decide_stream(request_view) == Decision(Action.STREAM, request_view.stream_encoding)
+
+
+@pytest.mark.parametrize(
     ("size", "known", "expected"),
     [
         pytest.param(5000, None, Decision(Action.ONE_SHOT, "dcz"), id="whole-body-weighed"),

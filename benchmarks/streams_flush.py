@@ -440,7 +440,7 @@ def run(budget: Budget) -> Report:
         "samples, not medians of rounds; read the latency tails with that in mind."
     )
     tables = [csv_table, token_table, head_table, fast_table, sweep, sweep_tokens]
-    write_results("streams", "Streams: coalesced flushing, token latency, headers on time",
+    write_results("streams_flush", "Streams: coalesced flushing, token latency, headers on time",
                   tables, preamble)  # fmt: skip
     return Report("streams_flush", tables, checks)
 
