@@ -21,9 +21,9 @@ the new policy off.
 
 With dictionary options (RFC 9842, :mod:`asgi_compress.dictionaries.options`), a request for a
 provided dictionary's ``url_path`` is answered by us; any other request that may be encoded
-has the dictionary the client announces looked up once before the app runs, and the app's
-``send`` goes through a :class:`~asgi_compress.dictionaries._layer.DictionaryLayer` on its way
-to the responder. Without them, the request path costs one attribute check.
+has the dictionary the client announces looked up once before the app runs, and the responder
+consults that request's :class:`~asgi_compress.dictionaries._layer.DictionaryLayer` as the
+response goes out. Without them, the request path costs one attribute check.
 """
 
 from __future__ import annotations
@@ -308,8 +308,7 @@ class CompressMiddleware:
             own_pathsend=own_pathsend,
         )
         try:
-            app_send = responder.send if layer is None else layer.wrap(responder.send)
-            await app(scope, responder.receive, app_send)
+            await app(scope, responder.receive, responder.send)
         finally:
             responder.close()
 

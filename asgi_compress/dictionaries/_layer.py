@@ -1,13 +1,14 @@
-"""One request's dictionary transport (RFC 9842), between the app and the responder.
+"""One request's dictionary transport (RFC 9842), as the responder consults it.
 
 The decisions live in :mod:`asgi_compress.dictionaries.transport` (pure); the middleware builds a
 :class:`DictionaryLayer` for a request that may be encoded when dictionaries are configured,
 after looking the client's ``Available-Dictionary`` up in the store once. The layer then
 
-- sits between the app and the responder (:meth:`DictionaryLayer.send`): at
-  ``http.response.start`` it adds ``Use-As-Dictionary`` (when the response becomes a
-  dictionary) and ``Link: rel="compression-dictionary"`` (on HTML pages); it collects the
-  identity body of a dictionary, however many messages it comes in, or reads the file of an
+- is called by the responder: at ``http.response.start`` (:meth:`DictionaryLayer.start`,
+  before the start is decided) it adds ``Use-As-Dictionary`` (when the response becomes a
+  dictionary) and ``Link: rel="compression-dictionary"`` (on HTML pages); after each later
+  message went out (:meth:`DictionaryLayer.observe`) it collects the identity body of a
+  dictionary, however many messages it comes in, or reads the file of an
   ``http.response.pathsend`` on a worker thread, and stores it once the response went out;
 - answers the responder's one question, once the responder has decided to encode
   (:meth:`DictionaryLayer.choose`): the :class:`DczChoice` to answer ``dcz`` with, or ``None``;
@@ -109,7 +110,7 @@ class DictionaryLayer:
         found: the dictionary the store holds under the client's hash, looked up once.
     """
 
-    __slots__ = ("_body", "_facts", "_found", "_mark", "_next", "_request", "_settings")
+    __slots__ = ("_body", "_facts", "_found", "_mark", "_request", "_settings")
 
     def __init__(
         self, settings: DictionarySettings, request: DictionaryRequest, found: Dictionary | None
@@ -120,27 +121,28 @@ class DictionaryLayer:
         self._facts = ResponseFacts()
         self._mark: DictionaryMark | None = None
         self._body: bytearray | None = None
-        self._next: Send | None = None
 
-    def wrap(self, send: Send) -> Send:
-        """The ``send`` to give the app: this layer, then ``send`` (the responder's)."""
-        self._next = send
-        return self.send
+    def start(self, message: Message) -> Message:
+        """The app's ``http.response.start`` with this layer's headers added; the responder
+        calls it before deciding the response."""
+        headers = self._start_headers(message["status"], list(message.get("headers", ())))
+        if self._mark is not None:
+            self._body = bytearray()
+        return {**message, "headers": headers}
 
-    async def send(self, message: Message) -> None:
-        """Observe the app's identity response, then hand it on."""
-        send = self._next
-        assert send is not None, "wrap() first"
-        kind = message["type"]
-        if kind == "http.response.start":
-            headers = self._start_headers(message["status"], list(message.get("headers", ())))
-            await send({**message, "headers": headers})
-            if self._mark is not None:
-                self._body = bytearray()
-            return
-        await send(message)
+    @property
+    def observing(self) -> bool:
+        """Whether :meth:`observe` wants the response's later messages (a dictionary's
+        identity body is being collected)."""
+        return self._body is not None
+
+    async def observe(self, message: Message) -> None:
+        """See a message of the app's response after the responder handled it: collect a
+        dictionary's identity body (or read its path send's file on a worker thread), and
+        store it once it is whole."""
         if self._body is None:
             return
+        kind = message["type"]
         if kind == "http.response.body":
             self._body += message.get("body", b"")
             if len(self._body) > self._settings.store.max_bytes:

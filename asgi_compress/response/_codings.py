@@ -156,7 +156,7 @@ class Codings:
         dcz = self._dcz
         encoder: Encoder
         if dcz is not None and coding == DCZ:
-            # Padded too (issue 16): its padding follows the dcz header, which must open
+            # Padded like every coding (BREACH): its padding follows the dcz header, which must open
             # the body (RFC 9842 section 5).
             encoder = dcz.new_encoder()
         else:
@@ -263,7 +263,7 @@ class Codings:
     async def whole(self, coding: str, body: bytes, *, cacheable: bool) -> list[Encoded]:
         """The whole body encoded, best first: in ``coding`` (from the response cache when
         ``cacheable`` and it holds it); for dcz also in the ordinary coding, the smaller
-        first (issue 12: dcz only when it beats the ordinary coding, at a second encode's
+        first (dcz goes out only when it beats the ordinary coding, at a second encode's
         CPU). Pass the list to :meth:`store` once the response went out."""
         made = [await self._find_or_encode(coding, body, cacheable=cacheable)]
         if coding == DCZ and self._ordinary is not None:

@@ -11,30 +11,69 @@ without any I/O (``tests/response/test_decide.py``).
    and only-if-smaller apply) or a stream (:func:`decide_stream`), depending on whether the
    app's body ends before the responder's hold ends.
 3. A HEAD is answered with the head its GET would get. When that depends on the body (a
-   dictionary the client holds: GET sends dcz or the ordinary coding, whichever is smaller,
-   issue 12), its head is held like GET's, and :func:`decide_head_body` reads its body.
+   dictionary the client holds: GET sends dcz or the ordinary coding, whichever is smaller),
+   its head is held like GET's, and :func:`decide_head_body` reads its body.
+
+Around these, the smaller judgements the responder used to make itself, each a pure function
+here: whether a start may skip reading the head (:func:`passes_unread`), what a policy's
+settings change in the request (:func:`request_for_settings`), when the dictionary layer is
+asked and what then (:func:`asks_dictionary`, :func:`decide_with_dictionary`), how long a
+held body may grow (:func:`decide_hold`) and whether it waits for more
+(:func:`decide_coalescing`), what a message of another type does to a held head
+(:func:`decide_interrupted`), whether a whole body may be cached (:func:`keeps_whole`), when
+preconditions are judged (:func:`judged_after_encoding`), what an encoded body that did not
+shrink becomes (:func:`decide_encoded`), the encoded Content-Length
+(:func:`encoded_length`), a HEAD's body (:func:`body_sent`), whether a HEAD may learn from
+its GET (:func:`remembers_outcome`), and how a held path send is answered
+(:func:`decide_held_file`).
 """
 
 from __future__ import annotations
 
 import enum
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
+from ..cache import cacheable
 from ..dictionaries.transport import DCZ
 from ..http._headers import ResponseHead
 from ..report import PassReason
 from ..settings import Settings
 
+if TYPE_CHECKING:
+    from .._types import Headers
+
 __all__ = [
+    "HOLD_LIMIT",
     "NOTHING_ACCEPTED",
     "Action",
+    "Coalesce",
     "Decision",
+    "FilePlan",
+    "Hold",
     "RequestView",
+    "asks_dictionary",
+    "body_sent",
+    "decide_coalescing",
+    "decide_encoded",
     "decide_head_body",
+    "decide_held_file",
+    "decide_hold",
+    "decide_interrupted",
     "decide_start",
     "decide_stream",
     "decide_whole",
+    "decide_with_dictionary",
+    "encoded_length",
+    "judged_after_encoding",
+    "keeps_whole",
+    "passes_unread",
+    "remembers_outcome",
+    "request_for_settings",
 ]
+
+HOLD_LIMIT = 256 * 1024
+"""Body bytes a held response may collect before it becomes a stream: a body that ends
+within it is answered whole, with a Content-Length and the best ratio."""
 
 
 class RequestView(NamedTuple):
@@ -194,3 +233,172 @@ def decide_head_body(
     if known == "":
         return PASS[PassReason.NOT_SMALLER]
     return Decision(Action.HEAD_ONLY, known or coding)
+
+
+# -- the start ---------------------------------------------------------------------------
+
+
+def passes_unread(request: RequestView, *, policy: bool, report: bool) -> bool:
+    """Whether a start may pass without its head being read: a request that accepts none of
+    our codings (the common case of bots and health checks), with no policy to consult and
+    no report to give. Every path through :func:`decide_start` then ends in a pass with
+    Vary, and only a report would need its reason."""
+    return request is NOTHING_ACCEPTED and not policy and not report
+
+
+def request_for_settings(request: RequestView, settings: Settings) -> RequestView:
+    """The request as the response's settings see it: a policy's settings without
+    ``streams`` (read at the start: an extension's live config may change it) leave no
+    coding for streams."""
+    return request if settings.streams else request._replace(stream_encoding=None)
+
+
+def asks_dictionary(decision: Decision) -> bool:
+    """Whether the dictionary layer is asked for a dcz choice: whenever the start may encode,
+    not for a pass nor for the app's 304 (its client holds a representation already)."""
+    return decision.action is not Action.PASS and decision.action is not Action.NOT_MODIFIED
+
+
+def decide_with_dictionary(
+    decision: Decision,
+    status: int,
+    head: ResponseHead,
+    request: RequestView,
+    settings: Settings,
+    *,
+    enabled: bool,
+) -> Decision:
+    """The start's decision once the layer chose (or not) a dictionary: a request whose
+    codings became dcz is judged again, the same way (a dcz HEAD is held like its GET)."""
+    if request.encoding != DCZ:
+        return decision
+    return decide_start(status, head, request, settings, enabled=enabled)
+
+
+# -- a held response -----------------------------------------------------------------------
+
+
+class Hold(NamedTuple):
+    """How a held response collects its body.
+
+    Attributes:
+        limit: the bytes it may hold before it becomes a stream.
+        collecting: a declared body the cache would keep, held whole however slowly it
+            comes (streamed, it is never kept).
+        timer: arm the pause timer at once, so that a pause before the first body sends
+            the head on time (a body of unknown length, with ``flush_delay``).
+    """
+
+    limit: int
+    collecting: bool
+    timer: bool
+
+
+def decide_hold(declared: int | None, cache_max_size: int | None, settings: Settings) -> Hold:
+    """How a held response with ``declared`` Content-Length collects its body, under a
+    cache that keeps bodies up to ``cache_max_size`` (``None``: no cache)."""
+    collecting = cache_max_size is not None and declared is not None and declared <= cache_max_size
+    limit = max(HOLD_LIMIT, declared or 0) if collecting else HOLD_LIMIT
+    return Hold(limit, collecting, declared is None and bool(settings.flush_delay))
+
+
+class Coalesce(enum.Enum):
+    STREAM = "stream"
+    """Start the stream now with what is held."""
+    WAIT = "wait"
+    """Wait for more: the pause timer bounds how long."""
+    COLLECT = "collect"
+    """Wait for the body's last byte, however long it takes."""
+
+
+def decide_coalescing(held: int, hold: Hold, request: RequestView, settings: Settings) -> Coalesce:
+    """What a held response that now holds ``held`` bytes (its body not ended) does next.
+
+    Coalescing waits for more only when a stream coding would follow; per-message flushing
+    (``flush_delay=0``) starts the stream at once, as does a full hold. A body the cache
+    would keep waits for its last byte (a FileResponse's chunks are disk reads on a thread).
+    """
+    if not settings.flush_delay or held >= hold.limit or request.stream_encoding is None:
+        return Coalesce.STREAM
+    return Coalesce.COLLECT if hold.collecting else Coalesce.WAIT
+
+
+def decide_interrupted(body_held: bool, request: RequestView) -> Decision:
+    """A held response meets a message of another type (trailers, early hints, unknown):
+    the held head must go first, as a stream when body bytes showed it is one, else
+    unchanged, since nothing decided its coding yet."""
+    return decide_stream(request) if body_held else PASS[PassReason.STARTED_OTHERWISE]
+
+
+# -- a whole body -------------------------------------------------------------------------
+
+
+def keeps_whole(*, streamed: bool, declared: int | None, headers: Headers) -> bool:
+    """Whether a whole body may be looked up in and kept by the response cache: one message
+    or a declared length (a stream of unknown length is not cached, even when it turned out
+    short enough to be answered whole), and a head that allows it."""
+    return (not streamed or declared is not None) and cacheable(headers)
+
+
+def judged_after_encoding(coding: str) -> bool:
+    """Whether the preconditions of a whole body encoded with ``coding`` wait for its
+    encoding: a dcz answer's are judged on the representation that goes out (dcz or the
+    ordinary coding, the smaller); every other coding's before any encoding work."""
+    return coding == DCZ
+
+
+def decide_encoded(coding: str, encoded: bytes | None) -> Decision:
+    """A whole body after its encoding: sent in ``coding``, or as it came when encoding did
+    not make it smaller (``encoded`` is ``None``)."""
+    return PASS[PassReason.NOT_SMALLER] if encoded is None else Decision(Action.ONE_SHOT, coding)
+
+
+def encoded_length(size: int, *, trailers: bool) -> int | None:
+    """The Content-Length of an encoded whole body (or sibling) of ``size`` bytes: none with
+    trailers, since the body then goes out chunked and a length would contradict it."""
+    return None if trailers else size
+
+
+def body_sent(body: bytes, request: RequestView) -> bytes:
+    """The bytes that go out for ``body``: none for a HEAD (RFC 9110 section 9.3.2)."""
+    return b"" if request.is_head else body
+
+
+def remembers_outcome(coding: str, request: RequestView) -> bool:
+    """Whether the coding a whole body went out in is kept for HEADs of its ETag: a GET's
+    body weighed as dcz against the ordinary coding."""
+    return coding == DCZ and not request.is_head
+
+
+# -- a held path send (ASGI path send extension) -------------------------------------------
+
+
+class FilePlan(enum.Enum):
+    PASS_AFTER_BODY = "pass-after-body"
+    """Body bytes came before it: not a file response; the head, the bytes, the file, as
+    they came."""
+    SIBLING = "sibling"
+    """Send the file's fresh precompressed sibling, if there is one (else plan again)."""
+    FEED = "feed"
+    """Read the file as the app's body messages would have come (the middleware offered the
+    extension): a whole file is answered, and cached, as a whole body."""
+    READ_WHOLE = "read-whole"
+    """Read it whole as one body: a file the cache would keep (streamed, it never is)."""
+    STREAM = "stream"
+    """Encode it as a stream, read and encoded on worker threads."""
+
+
+def decide_held_file(
+    *, body_held: bool, sibling: bool, own_pathsend: bool, collecting: bool, gone: bool
+) -> FilePlan:
+    """How a held response answers the app's path send. ``sibling``: a sibling may still
+    answer (``precompressed`` is set and none was looked for yet)."""
+    if body_held:
+        return FilePlan.PASS_AFTER_BODY
+    if sibling:
+        return FilePlan.SIBLING
+    if own_pathsend:
+        return FilePlan.FEED
+    if collecting and not gone:
+        return FilePlan.READ_WHOLE
+    return FilePlan.STREAM

@@ -1,10 +1,13 @@
 """What a response sends: the heads and bodies that carry out the responder's decisions.
 
-:class:`ResponseOutput` is the base of :class:`~asgi_compress.response._responder.Responder`:
-it builds and sends our own 304/412, the encoded head of a whole body or a stream, the app's head
-unchanged (Vary merged) with the bytes held so far, and it reports each response when it
-ends. It sends, but never decides and never changes the response's state: every transition
-is the responder's.
+:class:`ResponseOutput` is the lowest sending layer of
+:class:`~asgi_compress.response._responder.Responder` (``_states.py`` <- ``_output.py`` <-
+``_held.py`` <- ``_files.py`` <- ``_responder.py``): it builds and sends our own 304/412,
+the encoded head of a whole body or a stream, the app's head unchanged (Vary merged) with
+the bytes held so far, and it reports each response when it ends. It sends, but never
+decides and never changes the response's state. Its slots hold what was sent (status,
+reason, coding, byte counts, the stream): they are created, with every other slot of the
+responder, in ``Responder.__init__``.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import TYPE_CHECKING
 from ..http._headers import VARY_HEADER, ResponseHead
 from ..http._paths import request_path
 from ..report import CompressionReport, PassReason, deliver
+from ._states import StateMachine
 from ._stream import EncodedStream
 
 if TYPE_CHECKING:
@@ -27,7 +31,7 @@ __all__ = ["ResponseOutput"]
 _BODY = "http.response.body"
 
 
-class ResponseOutput:
+class ResponseOutput(StateMachine):
     """The sending half of one response (see the module docstring)."""
 
     __slots__ = (
