@@ -81,7 +81,7 @@ async def _time_async(call: Callable[[], Any], budget: Budget, n: int) -> float:
 
 
 async def _hit_rows(budget: Budget, table: Table) -> None:
-    from tests.redis_server import RedisServer, redis_unavailable_reason
+    from tests.harness.redis_server import RedisServer, redis_unavailable_reason
 
     server = None if redis_unavailable_reason() else RedisServer().start()
     try:
@@ -163,7 +163,7 @@ def _level_factory(cache: ResponseCache, coding: str) -> Callable[[], Any]:
 
 def load_table(budget: Budget) -> Table:
     """K=4 clients on /big with each backend."""
-    from tests.redis_server import RedisServer, redis_unavailable_reason
+    from tests.harness.redis_server import RedisServer, redis_unavailable_reason
 
     from . import eventloop
 

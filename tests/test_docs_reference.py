@@ -5,7 +5,7 @@ page differs from what the script writes today (an option added, a default or a 
 changed); another checks it against lists taken independently of the script, so an option the
 script failed to pick up (a new kind of declaration) is caught too. The README is the wheel's
 long description: it stays under 8 KB, keeps the commands CI and contributors rely on, and
-links only to files that exist. The Varnish page shows the very VCL tests/test_proxies.py runs.
+links only to files that exist. The Varnish page shows the very VCL interop/test_proxies.py runs.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 import importlib.util
 import inspect
 import re
-from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -21,11 +20,11 @@ import pytest
 from asgi_compress.middleware import CompressMiddleware
 from asgi_compress.quart._config import config_defaults
 from asgi_compress.settings import Options
+from tests.harness import REPO
 
-ROOT = Path(__file__).resolve().parent.parent
-DOCS = ROOT / "docs"
+DOCS = REPO / "docs"
 REFERENCE = DOCS / "reference" / "options.md"
-README = ROOT / "README.md"
+README = REPO / "README.md"
 
 
 def load_generator() -> ModuleType:
@@ -98,11 +97,11 @@ def test_readme_links_point_at_files_in_the_repo() -> None:
     targets = re.findall(r"\]\(([^)#]+)[^)]*\)", README.read_text(encoding="utf-8"))
     local = [target for target in targets if "://" not in target]
     assert local, "the README links to the docs"
-    assert [target for target in local if not (ROOT / target).is_file()] == []
+    assert [target for target in local if not (REPO / target).is_file()] == []
 
 
 def test_varnish_page_shows_the_vcl_the_proxy_tests_run() -> None:
-    from .test_proxies import VCL_ACCEPT_ENCODING
+    from tests.interop.test_proxies import VCL_ACCEPT_ENCODING
 
     tested = VCL_ACCEPT_ENCODING[VCL_ACCEPT_ENCODING.index("sub vcl_recv") :]
     tested = tested[: tested.index("\n}\n") + 2]

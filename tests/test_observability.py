@@ -15,8 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from asgi_compress import CompressionReport, CompressMiddleware, PassReason, Settings
 from examples.prometheus_metrics import CompressionMetrics, app
-
-from .conftest import app_sending, body, make_scope, run, start, text
+from tests.harness import app_sending, body, make_scope, run, start, text
 
 
 def report(coding: str | None, reason: PassReason | None, **fields: Any) -> CompressionReport:

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 import asgi_compress
+from tests.harness import REPO
 
-ROOT = Path(__file__).resolve().parent.parent
-PACKAGE = ROOT / "asgi_compress"
+PACKAGE = REPO / "asgi_compress"
 
 # `asgi_compress.__all__` as of the layout by feature (issue 17); Compress only with Quart.
 EXPORTED = {
@@ -58,15 +58,15 @@ def test_every_exported_name_imports(name: str) -> None:
 
 def _documented_imports() -> Iterator[tuple[str, str, str]]:
     """(where, module, name) for each ``from asgi_compress... import name`` users are shown."""
-    sources = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
-    sources += sorted((ROOT / "examples").rglob("*.py"))
+    sources = [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
+    sources += sorted((REPO / "examples").rglob("*.py"))
     pattern = re.compile(r"^\s*from (asgi_compress(?:\.\w+)*) import ([\w, ]+)", re.MULTILINE)
     for source in sources:
         if source.name == "changelog.md":
             continue  # history: it names paths as they were
         for match in pattern.finditer(source.read_text(encoding="utf-8")):
             for name in filter(None, (part.strip() for part in match.group(2).split(","))):
-                yield str(source.relative_to(ROOT)), match.group(1), name
+                yield str(source.relative_to(REPO)), match.group(1), name
 
 
 @pytest.mark.parametrize(
@@ -139,7 +139,7 @@ def _unit(module: str) -> str:
 
 def _modules() -> Iterator[tuple[str, bool, Path]]:
     for path in sorted(PACKAGE.rglob("*.py")):
-        parts = list(path.relative_to(ROOT).with_suffix("").parts)
+        parts = list(path.relative_to(REPO).with_suffix("").parts)
         is_package = parts[-1] == "__init__"
         yield ".".join(parts[:-1] if is_package else parts), is_package, path
 

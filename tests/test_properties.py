@@ -1,6 +1,6 @@
 """Property and fuzz tests (hypothesis): round trips, hostile Accept-Encoding, bad options.
 
-Every encoded body is checked with an independent decoder (conftest's ``Decoder``), fed one
+Every encoded body is checked with an independent decoder (the harness's ``Decoder``), fed one
 ASGI message at a time, as a client reading the socket would. The Accept-Encoding properties
 compare the middleware's choice with a reference reading of RFC 9110 section 12.5.3 written
 here, separately from ``asgi_compress.http.negotiation``.
@@ -25,18 +25,8 @@ from asgi_compress import CompressMiddleware
 from asgi_compress._types import Message, Receive, Scope, Send
 from asgi_compress.http.negotiation import MAX_HEADER_LENGTH, choose_encoding
 from asgi_compress.settings import Options
-
-from .conftest import (
-    ENCODINGS,
-    Client,
-    Decoder,
-    body,
-    make_scope,
-    record_parsed_headers,
-    run,
-    start,
-    text,
-)
+from tests.harness import ENCODINGS, Client, Decoder, body, make_scope, run, start, text
+from tests.harness.tracked import record_parsed_headers
 
 if sys.version_info >= (3, 14):
     from compression import zstd
@@ -552,7 +542,7 @@ def parsed_headers(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     )
 )
 def test_oversized_headers_ask_for_nothing_and_are_never_parsed(header: str) -> None:
-    """Nothing to parse, so nothing to memoize (tests/test_negotiation.py checks that such
+    """Nothing to parse, so nothing to memoize (tests/http/test_negotiation.py checks that such
     headers leave no memory behind)."""
     with pytest.MonkeyPatch.context() as patch:
         parsed = record_parsed_headers(patch)

@@ -17,8 +17,7 @@ import pytest
 
 from asgi_compress import CompressMiddleware, ResponsePolicy, Settings, skip_compression
 from asgi_compress._types import ASGIApp, Receive, Scope, Send
-
-from .conftest import Recorded, app_sending, body, make_scope, run, start, text
+from tests.harness import Recorded, app_sending, body, make_scope, run, start, text
 
 BIG = text(4000)
 
@@ -149,6 +148,7 @@ async def test_headers_given_as_a_generator_reach_the_app_as_a_list(accept: bool
     assert isinstance(headers, list)
     assert (b"x-request-id", b"42") in headers
     if accept:
+        assert (b"accept-encoding", b"gzip") in headers
         assert (b"if-none-match", b'"abc"') in headers  # read once, and still stripped
         assert recorded.headers["content-encoding"] == "gzip"
         assert recorded.decoded() == BIG
@@ -295,7 +295,7 @@ def test_known_compress_keys_do_not_warn(caplog: pytest.LogCaptureFixture) -> No
 
 def test_building_the_starlette_stack_raises_before_deploying() -> None:
     # The docs' advice (quickstart.md): build the stack in a test, not at the first request.
-    from .real_traffic_app import broken
+    from tests.apps.real_traffic_app import broken
 
     with pytest.raises(TypeError, match="did you mean 'min_size'"):
         broken.build_middleware_stack()

@@ -16,9 +16,8 @@ from asgi_compress import DEFAULT_MIMETYPES, FLASK_COMPRESS_MIMETYPES, CompressM
 from asgi_compress._types import Receive, Scope, Send
 from asgi_compress.quart._config import config_defaults
 from asgi_compress.settings import config_key, options_from_config
-
-from .conftest import ALREADY_COMPRESSED, NEWLY_COMPRESSED
-from .conftest import FLASK_COMPRESS_MIMETYPES as FLASK_COMPRESS_MIMETYPES_TYPED_OUT
+from tests.harness.mediatypes import ALREADY_COMPRESSED, NEWLY_COMPRESSED
+from tests.harness.mediatypes import FLASK_COMPRESS_MIMETYPES as FLASK_COMPRESS_MIMETYPES_TYPED_OUT
 
 if sys.version_info >= (3, 14):
     from compression import zstd

@@ -2,7 +2,7 @@
 
 The responder (``_responder.py``) carries these decisions out and does nothing else that
 needs judgement, so every path a response can take is visible here and table-tested
-without any I/O (``tests/test_decide.py``).
+without any I/O (``tests/response/test_decide.py``).
 
 1. :func:`decide_start` reads the request and ``http.response.start``: pass the response
    through (with the reason), answer the app's 304 to our stripped validator, encode an

@@ -14,8 +14,7 @@ from asgi_compress._types import Message
 from asgi_compress.response._decide import RequestView
 from asgi_compress.response._responder import Responder
 from asgi_compress.response._states import TRANSITIONS, State, StateMachine
-
-from ..conftest import body, run, start
+from tests.harness import body, run, start
 
 FINAL = {State.PASSING, State.DROPPING, State.DONE}
 
