@@ -209,7 +209,7 @@ async def test_a_stream_that_outgrows_the_hold_is_never_cached() -> None:
     parts = [body(long[i : i + 100_000], more=True) for i in range(0, len(long), 100_000)]
     cache = DictCache()
     app = CompressMiddleware(
-        app_sending(start(), *parts, body()), cache=cache, cache_levels={"br": 11}
+        app_sending([start(), *parts, body()]), cache=cache, cache_levels={"br": 11}
     )
     with anyio.fail_after(30):
         for _ in range(3):  # enough sightings to be promoted, were it cacheable
