@@ -29,10 +29,9 @@ response goes out. Without them, the request path costs one attribute check.
 from __future__ import annotations
 
 import enum
-import functools
 import logging
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal, NamedTuple
 
 from .cache import DEFAULT_CACHE_LEVELS, DEFAULT_CACHE_MAX_SIZE, DictCache, ResponseCache
 from .dictionaries._layer import DictionaryLayer, serve_dictionary
@@ -168,7 +167,7 @@ class CompressMiddleware:
             logger.error("asgi_compress: invalid CompressMiddleware option: %s", error)
             raise
         self.dictionaries = dictionary_settings if dictionary_settings.enabled else None
-        self._negotiated: dict[bytes, _Codings] = {}
+        self._negotiated: dict[bytes, _Offer] = {}
         streaming = self.settings.algorithm_streaming
         self._event_order = (
             demote(streaming, HEAVY_EVENT_CODINGS) if self.light_events else streaming
@@ -184,35 +183,31 @@ class CompressMiddleware:
     """Event streams prefer, among the codings the client ranks equally, one that holds little
     per open stream (:data:`~asgi_compress.codecs.encoders.HEAVY_EVENT_CODINGS` last)."""
 
-    def _negotiate(self, accept: list[bytes]) -> _Codings:
-        """The codings for whole bodies, for streams and for event streams, from the
-        Accept-Encoding lines.
+    def _negotiate(self, accept: bytes) -> _Offer:
+        """What the request's Accept-Encoding (its lines joined with ``,``) lets us send.
 
         Remembered per header value (clients send a handful; bounded): on the hot path of
         every request, one dict lookup.
         """
-        value = accept[0] if len(accept) == 1 else b",".join(accept)
-        pair = self._negotiated.get(value)
-        if pair is None:
-            settings = self.settings
-            header = value.decode("latin-1")
-            encoding = choose_encoding(header, settings.algorithm)
-            stream_encoding = (
-                encoding
-                if settings.algorithm_streaming == settings.algorithm
-                else choose_encoding(header, settings.algorithm_streaming)
-            )
-            events = self._event_order
-            event_encoding = (
-                stream_encoding
-                if events == settings.algorithm_streaming
-                else choose_encoding(header, events)
-            )
-            pair = (encoding, stream_encoding, event_encoding)
-            if len(self._negotiated) >= _NEGOTIATED_MAX:
-                self._negotiated.clear()
-            self._negotiated[value] = pair
-        return pair
+        settings = self.settings
+        header = accept.decode("latin-1")
+        encoding = choose_encoding(header, settings.algorithm)
+        stream_encoding = (
+            encoding
+            if settings.algorithm_streaming == settings.algorithm
+            else choose_encoding(header, settings.algorithm_streaming)
+        )
+        events = self._event_order
+        event_encoding = (
+            stream_encoding
+            if events == settings.algorithm_streaming
+            else choose_encoding(header, events)
+        )
+        offer = _offer(encoding, stream_encoding, event_encoding)
+        if len(self._negotiated) >= _NEGOTIATED_MAX:
+            self._negotiated.clear()
+        self._negotiated[accept] = offer
+        return offer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -238,62 +233,45 @@ class CompressMiddleware:
                 # One of ours: answered here, negotiated and encoded like any response.
                 app, dictionaries = serve_dictionary(provided), None
         if settings.exclude_paths and settings.is_excluded_path(request_path(scope)):
-            # Never compressed, whoever asks: one representation, so no Vary either. Seen by
-            # the responder only to be reported.
-            if settings.on_response is None and not logger.isEnabledFor(logging.DEBUG):
-                await app(scope, receive, send)
-                return
-            responder = Responder(send, receive, _EXCLUDED, settings, None, scope)
-            try:
-                await app(scope, responder.receive, responder.send)
-            finally:
-                responder.close()
+            await self._serve_excluded(app, scope, receive, send)
             return
-        accept: list[bytes] = []
+        accept = b""  # absent and empty ask for the same: nothing
         validators: dict[bytes, bytes] | None = None
         for name, value in headers:
             # Servers send lowercase names (ASGI); anything else still counts.
             if name not in _READ and (name.islower() or (name := name.lower()) not in _READ):
                 continue
             if name == b"accept-encoding":
-                accept.append(value)
+                accept = accept + b"," + value if accept else value
             else:
                 if validators is None:
                     validators = {}
                 old = validators.get(name)
                 validators[name] = value if old is None else old + b"," + value
-        encoding = stream_encoding = event_encoding = None
-        if accept:
-            encoding, stream_encoding, event_encoding = self._negotiate(accept)
+        offer = (self._negotiated.get(accept) or self._negotiate(accept)) if accept else _NO_OFFER
+        request, head_request, tokens = offer
+        if method == "HEAD":
+            request = head_request
         policy = layer = None
         own_pathsend = False
-        if encoding is None and stream_encoding is None:
-            # Never encoded: Vary is still merged, so that caches keep the variants apart.
-            request = _HEAD_NOTHING_ACCEPTED if method == "HEAD" else _NOTHING_ACCEPTED
-        else:
-            if dictionaries is not None or validators or _ZEROCOPY in scope.get("extensions", ()):
-                tokens = {t for t in (encoding, stream_encoding, event_encoding) if t is not None}
-                if dictionaries is not None:
-                    layer = await _dictionary_layer(dictionaries, scope, tokens)
-                stripped: dict[bytes, bytes] = {}
-                if validators or _ZEROCOPY in scope.get("extensions", ()):
-                    scope, stripped = _scope_for_app(scope, tuple(sorted(tokens)))
-                # RFC 9110 section 13.2.1: only GET and HEAD are ours to answer with 304/412;
-                # for other methods only the app knows whether it acted.
-                safe = validators if validators and method in _SAFE else {}
-                request = RequestView(
-                    encoding, stream_encoding, method == "HEAD", safe, stripped,
-                    event_encoding=event_encoding,
-                )  # fmt: skip
-            else:
-                request = _plain_request(
-                    encoding, stream_encoding, event_encoding, method == "HEAD"
+        if tokens:
+            # Whatever the app sees differently from the server's scope goes in one copy.
+            extensions = scope.get("extensions")
+            zerocopy = extensions is not None and _ZEROCOPY in extensions
+            own_pathsend = settings.precompressed and (
+                extensions is None or _PATHSEND not in extensions
+            )
+            if dictionaries is not None or validators or zerocopy:
+                scope, request, layer = await _prepare_for_app(
+                    scope, request, tokens, validators, dictionaries, own_pathsend
                 )
-            if settings.precompressed and _PATHSEND not in (scope.get("extensions") or ()):
+            elif own_pathsend:
                 # Offered so that StaticFiles names its files (the responder then sends a
                 # sibling, or the file, itself); never where exclude_paths passes it through.
-                scope = {**scope, "extensions": {**(scope.get("extensions") or {}), _PATHSEND: {}}}
-                own_pathsend = True
+                offered = dict(extensions) if extensions else {}
+                offered[_PATHSEND] = {}
+                scope = dict(scope)  # a clean dict is cloned whole
+                scope["extensions"] = offered
             policy = scope[SCOPE_KEY] = self.new_policy(scope)
             if scope.get(SKIP_KEY):  # skip_compression() from a middleware that ran before us
                 policy.enabled = False
@@ -312,6 +290,47 @@ class CompressMiddleware:
         finally:
             responder.close()
 
+    async def _serve_excluded(
+        self, app: ASGIApp, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        """Never compressed, whoever asks: one representation, so no Vary either. Seen by
+        the responder only to be reported."""
+        settings = self.settings
+        if settings.on_response is None and not logger.isEnabledFor(logging.DEBUG):
+            await app(scope, receive, send)
+            return
+        responder = Responder(send, receive, _EXCLUDED, settings, None, scope)
+        try:
+            await app(scope, responder.receive, responder.send)
+        finally:
+            responder.close()
+
+
+async def _prepare_for_app(
+    scope: Scope,
+    request: RequestView,
+    tokens: tuple[str, ...],
+    validators: dict[bytes, bytes] | None,
+    dictionaries: DictionarySettings | None,
+    own_pathsend: bool,
+) -> tuple[Scope, RequestView, DictionaryLayer | None]:
+    """The scope the app gets, the request's view and its dictionary layer, for a request
+    that has validators, zerocopysend or dictionary options: the scope is copied once."""
+    codings = set(tokens)
+    layer = None
+    if dictionaries is not None:
+        layer = await _dictionary_layer(dictionaries, scope, codings)
+    stripped: dict[bytes, bytes] = {}
+    extensions = scope.get("extensions")
+    if validators or own_pathsend or (extensions is not None and _ZEROCOPY in extensions):
+        scope, stripped = _scope_for_app(scope, tuple(sorted(codings)), own_pathsend=own_pathsend)
+    # RFC 9110 section 13.2.1: only GET and HEAD are ours to answer with 304/412; for other
+    # methods only the app knows whether it acted.
+    safe = validators if validators and scope.get("method", "GET") in _SAFE else {}
+    if safe or stripped:
+        request = request._replace(validators=safe, stripped=stripped)
+    return scope, request, layer
+
 
 async def _dictionary_layer(
     dictionaries: DictionarySettings, scope: Scope, tokens: set[str]
@@ -326,20 +345,30 @@ async def _dictionary_layer(
     return DictionaryLayer(dictionaries, request, found)
 
 
-_Codings = tuple[str | None, str | None, str | None]  # whole bodies, streams, event streams
 _SAFE = frozenset(("GET", "HEAD"))
 _NEGOTIATED_MAX = 256  # distinct Accept-Encoding values remembered per middleware
 
 
-@functools.lru_cache(maxsize=64)
-def _plain_request(
-    encoding: str | None, stream_encoding: str | None, event_encoding: str | None, is_head: bool
-) -> RequestView:
-    """The view of a request with no validators: a handful of them, shared."""
-    return RequestView(encoding, stream_encoding, is_head, event_encoding=event_encoding)
+class _Offer(NamedTuple):
+    """What one Accept-Encoding value lets us send: the views of a request without
+    validators (GET and the rest, HEAD), and the codings we may encode with."""
+
+    get: RequestView
+    head: RequestView
+    tokens: tuple[str, ...]  # sorted; empty: nothing accepted, so never encoded
 
 
-_HEAD_NOTHING_ACCEPTED = RequestView(None, None, is_head=True)
+def _offer(encoding: str | None, stream_encoding: str | None, event_encoding: str | None) -> _Offer:
+    if encoding is None and stream_encoding is None:
+        return _NO_OFFER
+    codings = (encoding, stream_encoding, event_encoding)
+    tokens = tuple(sorted({t for t in codings if t is not None}))
+    get = RequestView(encoding, stream_encoding, event_encoding=event_encoding)
+    return _Offer(get, get._replace(is_head=True), tokens)
+
+
+# Never encoded: Vary is still merged, so that caches keep the variants apart.
+_NO_OFFER = _Offer(_NOTHING_ACCEPTED, RequestView(None, None, is_head=True), ())
 _EXCLUDED = RequestView(None, None, excluded=True)
 
 
@@ -370,9 +399,12 @@ def _response_cache(
     )
 
 
-def _scope_for_app(scope: Scope, tokens: tuple[str, ...]) -> tuple[Scope, dict[bytes, bytes]]:
-    """A copy of the scope with our validator suffixes stripped and zerocopysend withdrawn,
-    and the suffixes stripped (``b'"abc"' -> b"br"``, to give a 304 its tag back).
+def _scope_for_app(
+    scope: Scope, tokens: tuple[str, ...], *, own_pathsend: bool
+) -> tuple[Scope, dict[bytes, bytes]]:
+    """A copy of the scope with our validator suffixes stripped, zerocopysend withdrawn and
+    (``own_pathsend``) path send offered, and the suffixes stripped (``b'"abc"' -> b"br"``,
+    to give a 304 its tag back).
 
     The suffix (``"abc:br"``) is our doing; the app only knows ``"abc"``. Zero-copy send hands
     the file to the server's socket, which would skip the encoder (ASGI zero-copy extension).
@@ -383,7 +415,10 @@ def _scope_for_app(scope: Scope, tokens: tuple[str, ...]) -> tuple[Scope, dict[b
         (n, strip_validator_suffixes(v, tokens, stripped) if n.lower() in _VALIDATORS else v)
         for n, v in scope["headers"]
     ]
-    extensions = scope.get("extensions")
-    if extensions and _ZEROCOPY in extensions:
-        scope["extensions"] = {k: v for k, v in extensions.items() if k != _ZEROCOPY}
+    extensions = scope.get("extensions") or {}
+    if _ZEROCOPY in extensions or own_pathsend:
+        extensions = {k: v for k, v in extensions.items() if k != _ZEROCOPY}
+        if own_pathsend:
+            extensions[_PATHSEND] = {}
+        scope["extensions"] = extensions
     return scope, stripped

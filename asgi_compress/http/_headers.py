@@ -99,9 +99,13 @@ def with_vary(headers: Iterable[tuple[bytes, bytes]]) -> Headers:
     Existing Vary lines are kept as they are; the value goes on a line of its own, which
     RFC 9110 section 5.3 makes equivalent to appending it to a list.
     """
+    # A plain loop, no generator and no lowered copy of every name: this runs for every
+    # response that passes (issue 18, the small path).
     result = list(headers)
-    if not any(n.lower() == b"vary" and _lists_ae_or_star(v) for n, v in result):
-        result.append(VARY_HEADER)
+    for name, value in result:
+        if len(name) == 4 and name.lower() == b"vary" and _lists_ae_or_star(value):
+            return result
+    result.append(VARY_HEADER)
     return result
 
 
