@@ -5,11 +5,12 @@ Theory of operation
 The middleware object holds configuration only. For each HTTP request it first reads the
 headers once (the ASGI spec allows any iterable; the app gets a list), and lets a request
 whose path (from the server's root) matches ``exclude_paths`` through untouched. Then it
-negotiates the coding from Accept-Encoding (twice at most: the one-shot and the streaming
-preference lists may differ; both are memoized), strips our ETag suffixes from
-If-None-Match / If-Match so the app's own conditional logic keeps working, and hands the app
-the ``send`` of a fresh :class:`~asgi_compress.response._responder.Responder`, the
-per-response state machine.
+reads the request's head (:mod:`asgi_compress._request_head`: its Accept-Encoding and
+validators, in one pass), looks up what that Accept-Encoding value lets us send (negotiated
+once per distinct value, for whole bodies, streams and event streams), strips our ETag
+suffixes from If-None-Match / If-Match so the app's own conditional logic keeps working, and
+hands the app the ``send`` of a fresh :class:`~asgi_compress.response._responder.Responder`,
+the per-response state machine.
 
 The app (or a framework extension such as asgi_compress.quart) can steer its own response
 through the :class:`ResponsePolicy` at ``scope["asgi_compress"]``: turn compression off,
@@ -31,10 +32,22 @@ from __future__ import annotations
 import enum
 import logging
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, ClassVar, Literal, NamedTuple
+from typing import TYPE_CHECKING, ClassVar, Literal
 
+from ._request_head import (
+    EXCLUDED,
+    NO_OFFER,
+    PATHSEND,
+    SAFE,
+    ZEROCOPY,
+    Offer,
+    make_offer,
+    offer_pathsend,
+    prepare_for_app,
+    read_request_head,
+)
 from .cache import DEFAULT_CACHE_LEVELS, DEFAULT_CACHE_MAX_SIZE, DictCache, ResponseCache
-from .dictionaries._layer import DictionaryLayer, serve_dictionary
+from .dictionaries._layer import serve_dictionary
 from .dictionaries.options import (
     DEFAULT_DCZ_LEVEL,
     DEFAULT_DICTIONARY_MAX_BYTES,
@@ -42,14 +55,10 @@ from .dictionaries.options import (
     DictionarySettings,
     ProvidedDictionary,
 )
-from .dictionaries.transport import DictionaryRequest, dcz_etag_token
-from .http._headers import strip_validator_suffixes
 from .http._paths import request_path
 from .http.negotiation import choose_encoding, demote
 from .policy import SCOPE_KEY, SKIP_KEY, ResponsePolicy
 from .requests._body import has_content_encoding, serve_decoded_request
-from .response._decide import NOTHING_ACCEPTED as _NOTHING_ACCEPTED
-from .response._decide import RequestView
 from .response._responder import Responder
 from .settings import HEAVY_EVENT_CODINGS, Settings
 
@@ -73,10 +82,7 @@ class _Default(enum.Enum):
 
 _PROMOTE_AFTER = 2  # a body seen once is never recompressed at its cache level
 
-_VALIDATORS = (b"if-none-match", b"if-match", b"if-modified-since")
-_READ = frozenset((b"accept-encoding", *_VALIDATORS))  # the request headers we read
-_ZEROCOPY = "http.response.zerocopysend"
-_PATHSEND = "http.response.pathsend"
+_NEGOTIATED_MAX = 256  # distinct Accept-Encoding values remembered per middleware
 
 
 class CompressMiddleware:
@@ -167,7 +173,7 @@ class CompressMiddleware:
             logger.error("asgi_compress: invalid CompressMiddleware option: %s", error)
             raise
         self.dictionaries = dictionary_settings if dictionary_settings.enabled else None
-        self._negotiated: dict[bytes, _Offer] = {}
+        self._negotiated: dict[bytes, Offer] = {}
         streaming = self.settings.algorithm_streaming
         self._event_order = (
             demote(streaming, HEAVY_EVENT_CODINGS) if self.light_events else streaming
@@ -183,7 +189,7 @@ class CompressMiddleware:
     """Event streams prefer, among the codings the client ranks equally, one that holds little
     per open stream (:data:`~asgi_compress.codecs.encoders.HEAVY_EVENT_CODINGS` last)."""
 
-    def _negotiate(self, accept: bytes) -> _Offer:
+    def _negotiate(self, accept: bytes) -> Offer:
         """What the request's Accept-Encoding (its lines joined with ``,``) lets us send.
 
         Remembered per header value (clients send a handful; bounded): on the hot path of
@@ -203,7 +209,7 @@ class CompressMiddleware:
             if events == settings.algorithm_streaming
             else choose_encoding(header, events)
         )
-        offer = _offer(encoding, stream_encoding, event_encoding)
+        offer = make_offer(encoding, stream_encoding, event_encoding)
         if len(self._negotiated) >= _NEGOTIATED_MAX:
             self._negotiated.clear()
         self._negotiated[accept] = offer
@@ -229,26 +235,14 @@ class CompressMiddleware:
         dictionaries = self.dictionaries
         if dictionaries is not None:
             provided = dictionaries.served_at(scope["path"])
-            if provided is not None and method in _SAFE:
+            if provided is not None and method in SAFE:
                 # One of ours: answered here, negotiated and encoded like any response.
                 app, dictionaries = serve_dictionary(provided), None
         if settings.exclude_paths and settings.is_excluded_path(request_path(scope)):
             await self._serve_excluded(app, scope, receive, send)
             return
-        accept = b""  # absent and empty ask for the same: nothing
-        validators: dict[bytes, bytes] | None = None
-        for name, value in headers:
-            # Servers send lowercase names (ASGI); anything else still counts.
-            if name not in _READ and (name.islower() or (name := name.lower()) not in _READ):
-                continue
-            if name == b"accept-encoding":
-                accept = accept + b"," + value if accept else value
-            else:
-                if validators is None:
-                    validators = {}
-                old = validators.get(name)
-                validators[name] = value if old is None else old + b"," + value
-        offer = (self._negotiated.get(accept) or self._negotiate(accept)) if accept else _NO_OFFER
+        accept, validators = read_request_head(headers)
+        offer = (self._negotiated.get(accept) or self._negotiate(accept)) if accept else NO_OFFER
         request, head_request, tokens = offer
         if method == "HEAD":
             request = head_request
@@ -257,34 +251,23 @@ class CompressMiddleware:
         if tokens:
             # Whatever the app sees differently from the server's scope goes in one copy.
             extensions = scope.get("extensions")
-            zerocopy = extensions is not None and _ZEROCOPY in extensions
+            zerocopy = extensions is not None and ZEROCOPY in extensions
             own_pathsend = settings.precompressed and (
-                extensions is None or _PATHSEND not in extensions
+                extensions is None or PATHSEND not in extensions
             )
             if dictionaries is not None or validators or zerocopy:
-                scope, request, layer = await _prepare_for_app(
+                scope, request, layer = await prepare_for_app(
                     scope, request, tokens, validators, dictionaries, own_pathsend
                 )
-            elif own_pathsend:
-                # Offered so that StaticFiles names its files (the responder then sends a
-                # sibling, or the file, itself); never where exclude_paths passes it through.
-                offered = dict(extensions) if extensions else {}
-                offered[_PATHSEND] = {}
-                scope = dict(scope)  # a clean dict is cloned whole
-                scope["extensions"] = offered
+            elif own_pathsend:  # never where exclude_paths passes the request through
+                scope = offer_pathsend(scope, extensions)
             policy = scope[SCOPE_KEY] = self.new_policy(scope)
             if scope.get(SKIP_KEY):  # skip_compression() from a middleware that ran before us
                 policy.enabled = False
         responder = Responder(
-            send,
-            receive,
-            request,
-            settings,
-            policy,
-            scope,
-            dictionaries=layer,
-            own_pathsend=own_pathsend,
-        )
+            send, receive, request, settings, policy, scope,
+            dictionaries=layer, own_pathsend=own_pathsend,
+        )  # fmt: skip
         try:
             await app(scope, responder.receive, responder.send)
         finally:
@@ -299,77 +282,11 @@ class CompressMiddleware:
         if settings.on_response is None and not logger.isEnabledFor(logging.DEBUG):
             await app(scope, receive, send)
             return
-        responder = Responder(send, receive, _EXCLUDED, settings, None, scope)
+        responder = Responder(send, receive, EXCLUDED, settings, None, scope)
         try:
             await app(scope, responder.receive, responder.send)
         finally:
             responder.close()
-
-
-async def _prepare_for_app(
-    scope: Scope,
-    request: RequestView,
-    tokens: tuple[str, ...],
-    validators: dict[bytes, bytes] | None,
-    dictionaries: DictionarySettings | None,
-    own_pathsend: bool,
-) -> tuple[Scope, RequestView, DictionaryLayer | None]:
-    """The scope the app gets, the request's view and its dictionary layer, for a request
-    that has validators, zerocopysend or dictionary options: the scope is copied once."""
-    codings = set(tokens)
-    layer = None
-    if dictionaries is not None:
-        layer = await _dictionary_layer(dictionaries, scope, codings)
-    stripped: dict[bytes, bytes] = {}
-    extensions = scope.get("extensions")
-    if validators or own_pathsend or (extensions is not None and _ZEROCOPY in extensions):
-        scope, stripped = _scope_for_app(scope, tuple(sorted(codings)), own_pathsend=own_pathsend)
-    # RFC 9110 section 13.2.1: only GET and HEAD are ours to answer with 304/412; for other
-    # methods only the app knows whether it acted.
-    safe = validators if validators and scope.get("method", "GET") in _SAFE else {}
-    if safe or stripped:
-        request = request._replace(validators=safe, stripped=stripped)
-    return scope, request, layer
-
-
-async def _dictionary_layer(
-    dictionaries: DictionarySettings, scope: Scope, tokens: set[str]
-) -> DictionaryLayer:
-    """The request's dictionary layer, its dictionary looked up once, before the app runs.
-    When found, its dcz ETag suffix joins ``tokens``: a validator the client holds for the
-    dcz representation is stripped for the app like any of ours."""
-    request = DictionaryRequest.from_scope(scope)
-    found = await dictionaries.lookup(request.available) if request.accepts_dcz else None
-    if found is not None:
-        tokens.add(dcz_etag_token(found))
-    return DictionaryLayer(dictionaries, request, found)
-
-
-_SAFE = frozenset(("GET", "HEAD"))
-_NEGOTIATED_MAX = 256  # distinct Accept-Encoding values remembered per middleware
-
-
-class _Offer(NamedTuple):
-    """What one Accept-Encoding value lets us send: the views of a request without
-    validators (GET and the rest, HEAD), and the codings we may encode with."""
-
-    get: RequestView
-    head: RequestView
-    tokens: tuple[str, ...]  # sorted; empty: nothing accepted, so never encoded
-
-
-def _offer(encoding: str | None, stream_encoding: str | None, event_encoding: str | None) -> _Offer:
-    if encoding is None and stream_encoding is None:
-        return _NO_OFFER
-    codings = (encoding, stream_encoding, event_encoding)
-    tokens = tuple(sorted({t for t in codings if t is not None}))
-    get = RequestView(encoding, stream_encoding, event_encoding=event_encoding)
-    return _Offer(get, get._replace(is_head=True), tokens)
-
-
-# Never encoded: Vary is still merged, so that caches keep the variants apart.
-_NO_OFFER = _Offer(_NOTHING_ACCEPTED, RequestView(None, None, is_head=True), ())
-_EXCLUDED = RequestView(None, None, excluded=True)
 
 
 def _response_cache(
@@ -397,28 +314,3 @@ def _response_cache(
         max_size=max_size,
         promote_after=_PROMOTE_AFTER,
     )
-
-
-def _scope_for_app(
-    scope: Scope, tokens: tuple[str, ...], *, own_pathsend: bool
-) -> tuple[Scope, dict[bytes, bytes]]:
-    """A copy of the scope with our validator suffixes stripped, zerocopysend withdrawn and
-    (``own_pathsend``) path send offered, and the suffixes stripped (``b'"abc"' -> b"br"``,
-    to give a 304 its tag back).
-
-    The suffix (``"abc:br"``) is our doing; the app only knows ``"abc"``. Zero-copy send hands
-    the file to the server's socket, which would skip the encoder (ASGI zero-copy extension).
-    """
-    stripped: dict[bytes, bytes] = {}
-    scope = dict(scope)
-    scope["headers"] = [
-        (n, strip_validator_suffixes(v, tokens, stripped) if n.lower() in _VALIDATORS else v)
-        for n, v in scope["headers"]
-    ]
-    extensions = scope.get("extensions") or {}
-    if _ZEROCOPY in extensions or own_pathsend:
-        extensions = {k: v for k, v in extensions.items() if k != _ZEROCOPY}
-        if own_pathsend:
-            extensions[_PATHSEND] = {}
-        scope["extensions"] = extensions
-    return scope, stripped

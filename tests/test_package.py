@@ -117,8 +117,20 @@ ALLOWED: dict[str, frozenset[str]] = {
             "static",
         }
     ),
+    # What a request asks of us, read from its head once, and the scope its app gets.
+    "_request_head": frozenset({"_types", "dictionaries", "http", "response"}),
     "middleware": frozenset(
-        {"_types", "cache", "dictionaries", "http", "policy", "requests", "response", "settings"}
+        {
+            "_request_head",
+            "_types",
+            "cache",
+            "dictionaries",
+            "http",
+            "policy",
+            "requests",
+            "response",
+            "settings",
+        }
     ),
     # The Quart face sits on top: it builds a middleware; nothing below knows of Quart.
     "quart": frozenset({"_types", "_validation", "cache", "middleware", "policy", "settings"}),

@@ -18,13 +18,9 @@ from asgi_compress.response._decide import (
     decide_whole,
 )
 
-BOTH = RequestView("br", "gzip")
-HEAD = RequestView("br", "gzip", is_head=True)
-DCZ_HEAD = RequestView("dcz", "dcz", is_head=True)
-STRIPPED = RequestView("br", "br", stripped={b'"a"': b'"a:br"'})
+from ._views import BOTH, DCZ_HEAD, EXCLUDED, HEAD, MW, STRIPPED, passes
+
 NOTHING = RequestView(None, None)
-EXCLUDED = RequestView(None, None, excluded=True)
-MW = Settings()
 QUART = Settings.from_config({})
 HOLD = Decision(Action.HOLD)
 
@@ -34,10 +30,6 @@ def head(*pairs: tuple[str, str]) -> ResponseHead:
 
 
 HTML = ("content-type", "text/html; charset=utf-8")
-
-
-def passes(reason: R) -> Decision:
-    return Decision(Action.PASS, None, reason)
 
 
 @pytest.mark.parametrize(

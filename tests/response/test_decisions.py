@@ -24,24 +24,16 @@ from asgi_compress.response._decide import (
     RequestView,
 )
 
-BOTH = RequestView("br", "gzip")
-HEAD = RequestView("br", "gzip", is_head=True)
+from ._views import BOTH, DCZ_HEAD, EXCLUDED, HEAD, MW, STRIPPED, passes
+
 DCZ = RequestView("dcz", "dcz")
-DCZ_HEAD = RequestView("dcz", "dcz", is_head=True)
 WHOLE_ONLY = RequestView("br", None)
-STRIPPED = RequestView("br", "br", stripped={b'"a"': b'"a:br"'})
-EXCLUDED = RequestView(None, None, excluded=True)
-MW = Settings()
 NO_DELAY = Settings(flush_delay=0)
 NO_STREAMS = Settings(streams=False)
 HTML = [(b"content-type", b"text/html")]
 HTML_5000 = [*HTML, (b"content-length", b"5000")]
 COLLECTING = Hold(HOLD_LIMIT, collecting=True, timer=False)
 COALESCING = Hold(HOLD_LIMIT, collecting=False, timer=True)
-
-
-def passes(reason: R) -> Decision:
-    return Decision(Action.PASS, None, reason)
 
 
 def head(headers: list[tuple[bytes, bytes]] = HTML) -> ResponseHead:
