@@ -55,6 +55,7 @@ from .dictionaries.options import (
     DictionarySettings,
     ProvidedDictionary,
 )
+from .http._memo import Memo
 from .http._paths import request_path
 from .http.negotiation import choose_encoding, demote
 from .policy import SCOPE_KEY, SKIP_KEY, ResponsePolicy
@@ -173,7 +174,7 @@ class CompressMiddleware:
             logger.error("asgi_compress: invalid CompressMiddleware option: %s", error)
             raise
         self.dictionaries = dictionary_settings if dictionary_settings.enabled else None
-        self._negotiated: dict[bytes, Offer] = {}
+        self._negotiated: Memo[bytes, Offer] = Memo(_NEGOTIATED_MAX)
         streaming = self.settings.algorithm_streaming
         self._event_order = (
             demote(streaming, HEAVY_EVENT_CODINGS) if self.light_events else streaming
@@ -209,11 +210,7 @@ class CompressMiddleware:
             if events == settings.algorithm_streaming
             else choose_encoding(header, events)
         )
-        offer = make_offer(encoding, stream_encoding, event_encoding)
-        if len(self._negotiated) >= _NEGOTIATED_MAX:
-            self._negotiated.clear()
-        self._negotiated[accept] = offer
-        return offer
+        return self._negotiated.keep(accept, make_offer(encoding, stream_encoding, event_encoding))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -35,13 +35,13 @@ The rules, and where each comes from:
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .._types import Scope
 from ..codecs._dcz import DCZ_MAGIC, DczEncoder, dcz_header, dcz_window_log
 from ..http import _sf
+from ..http._memo import Memo
 from ..http._urlpattern import MatchPattern
 from ..http.negotiation import AcceptEncoding
 from ._store import Dictionary, DictionaryStore
@@ -256,12 +256,19 @@ class ResponseFacts:
 # -- the decisions ---------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=256)
 def _pattern(match: str) -> MatchPattern | None:
+    return _PATTERNS.answer(match, _compile_pattern)
+
+
+def _compile_pattern(match: str) -> MatchPattern | None:
     try:
         return MatchPattern.compile(match)
     except ValueError:
         return None
+
+
+_PATTERNS: Memo[str, MatchPattern | None] = Memo(256)
+"""The match patterns of the dictionaries seen, compiled once (an invalid one as None)."""
 
 
 def choose_dictionary(

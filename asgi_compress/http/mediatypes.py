@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import re
 
+from ._memo import Memo
+
 __all__ = [
     "DEFAULT_MIMETYPES",
     "FLASK_COMPRESS_MIMETYPES",
@@ -181,7 +183,7 @@ class MediaTypeFilter:
     def __init__(self, include: tuple[str, ...], exclude: tuple[str, ...] = ()) -> None:
         self._include = _Rules(include)
         self._exclude = _Rules(exclude)
-        self.known: dict[str, bool] = {}
+        self.known: Memo[str, bool] = Memo(_MEMO_LIMIT)
         """Media types already judged, and the answer (bounded)."""
 
     def __call__(self, media_type: str) -> bool:
@@ -194,6 +196,4 @@ class MediaTypeFilter:
             and self._include.match(media_type)
             and not self._exclude.match(media_type)
         )
-        if len(self.known) < _MEMO_LIMIT:  # bounded: the type comes from the app, any string
-            self.known[media_type] = result
-        return result
+        return self.known.keep(media_type, result)

@@ -22,12 +22,16 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from functools import lru_cache
+
+from ._memo import Memo
 
 __all__ = ["MAX_HEADER_LENGTH", "AcceptEncoding", "choose_encoding", "demote"]
 
 MAX_HEADER_LENGTH = 2048
 """Longer Accept-Encoding values are treated as asking for no coding at all."""
+
+_CHOSEN: Memo[tuple[str, tuple[str, ...]], str | None] = Memo(512)
+"""Choices made, per header and server list: at most 512 of at most MAX_HEADER_LENGTH chars."""
 
 _ALIASES = {"x-gzip": "gzip"}
 # RFC 9110 section 12.4.2: qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] )
@@ -141,7 +145,12 @@ def choose_encoding(header: str, available: tuple[str, ...]) -> str | None:
     if not header or len(header) > MAX_HEADER_LENGTH:
         # Checked before the cache so that an oversized header is never stored in it.
         return None
-    return _choose_memoized(header, available)
+    return _CHOSEN.answer((header, available), _choose)
+
+
+def _choose(key: tuple[str, tuple[str, ...]]) -> str | None:
+    header, available = key
+    return AcceptEncoding.from_header(header).best_match(available)
 
 
 def demote(available: tuple[str, ...], last: Collection[str]) -> tuple[str, ...]:
@@ -154,9 +163,3 @@ def demote(available: tuple[str, ...], last: Collection[str]) -> tuple[str, ...]
     """
     kept = tuple(c for c in available if c not in last)
     return kept + tuple(c for c in available if c in last)
-
-
-@lru_cache(maxsize=512)
-def _choose_memoized(header: str, available: tuple[str, ...]) -> str | None:
-    # Bounded: at most 512 entries of at most MAX_HEADER_LENGTH characters each.
-    return AcceptEncoding.from_header(header).best_match(available)
