@@ -237,7 +237,7 @@ _reusable = threading.local()
 # A compressor keeps the tables of the largest body it compressed: 1.2 MB at level 3 and
 # 51 MB at level 19 after 4 MiB, but at most ~5 MB at any level after 256 KiB. Only bodies
 # up to this size reuse one; a larger body makes its own, freed with it, at every level.
-# At level 3 the fresh one is also the cheaper (issue 18, 1 MiB JSON): with two bodies on
+# At level 3 the fresh one is also the cheaper (measured on a 1 MiB JSON): with two bodies on
 # two worker threads at once, a reused compressor took a median 1.11-1.14x the CPU of a
 # fresh one (one thread alone: 1.02-1.04x), and four requests through CodecRunner 7.4-7.9 ms
 # of CPU per body against 6.4-7.2. The fresh tables page-fault nothing once malloc has

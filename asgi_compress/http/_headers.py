@@ -100,7 +100,7 @@ def with_vary(headers: Iterable[tuple[bytes, bytes]]) -> Headers:
     RFC 9110 section 5.3 makes equivalent to appending it to a list.
     """
     # A plain loop, no generator and no lowered copy of every name: this runs for every
-    # response that passes (issue 18, the small path).
+    # response that passes (the small path).
     result = list(headers)
     for name, value in result:
         if len(name) == 4 and name.lower() == b"vary" and _lists_ae_or_star(value):
