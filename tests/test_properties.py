@@ -8,6 +8,7 @@ here, separately from ``asgi_compress.http.negotiation``.
 
 from __future__ import annotations
 
+import inspect
 import os
 import random
 import re
@@ -777,6 +778,15 @@ def test_mimetypes_that_are_not_media_types_fail_naming_the_option(value: list[s
 @settings(max_examples=100, deadline=None)
 @given(name=st.text(min_size=1, max_size=20))
 def test_unknown_option_fails_naming_it(name: str) -> None:
-    if name in Options.__annotations__:
+    if name in Options.__annotations__ or name in _MIDDLEWARE_OWN:
         return
     _fails_naming(name, 1, TypeError)
+
+
+# The middleware's own keyword options, beside the COMPRESS_* ones (Options): known names.
+_MIDDLEWARE_OWN = frozenset(inspect.signature(CompressMiddleware).parameters) - {"options"}
+
+
+@pytest.mark.parametrize("option", ["dictionaries", "dictionary_paths"])
+def test_a_dictionary_option_that_is_not_iterable_fails_naming_it(option: str) -> None:
+    _fails_naming(option, 1, TypeError)

@@ -159,7 +159,13 @@ class DictionarySettings:
             patterns = [MatchPattern.compile(pattern) for pattern in dictionary_paths]
         except (TypeError, ValueError) as error:
             raise type(error)(f"dictionary_paths: {error}") from None
-        provided = tuple(options.get("dictionaries", ()))
+        try:
+            provided = tuple(options.get("dictionaries", ()))
+        except TypeError:
+            given = options.get("dictionaries")
+            raise TypeError(
+                f"dictionaries: expected an iterable of ProvidedDictionary objects, got {given!r}"
+            ) from None
         for item in provided:
             if not isinstance(item, ProvidedDictionary):
                 raise TypeError(f"dictionaries: expected ProvidedDictionary objects, got {item!r}")
